@@ -1,0 +1,393 @@
+#!/usr/bin/env bash
+# Sensor overhead benchmark: every workload under three conditions, interleaved.
+#
+#   bench/run.sh [--record]
+#
+# Conditions: baseline (no sensor), vigild (build/vigild --events-out /dev/null),
+# auditd (auditd + syscall rules roughly equivalent to what vigild records).
+# Each round starts one condition, runs every workload once, stops the condition,
+# then moves to the next condition: baseline, vigild, auditd, baseline, ...
+# Reports the median wall time per workload and condition, and the ratio
+# median_condition / median_baseline (1.00 = no overhead, 2.00 = twice as slow).
+#
+# Environment (defaults keep a full run under ~5 minutes on 2 cores):
+#   RUNS=5 EXEC_N=1000 FILE_N=10000 OPEN_N=100000 CONNECT_N=10000 MIXED_N=200
+#   WORKLOADS="exec file open connect mixed"   CONDITIONS="baseline vigild auditd"
+#   VIGILD=build/vigild   WORKLOAD=(default build/bench/workload, built if missing)
+#   WORKLOAD_TIMEOUT=120 (s, per workload run)   READY_TIMEOUT=30   STOP_TIMEOUT=30
+#   AUDIT_BACKLOG=8192 (kernel audit backlog while the auditd column runs)
+set -u -o pipefail
+
+# shellcheck source=bench/lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+usage() {
+	sed -n '2,/^set -u/p' "${BASH_SOURCE[0]}" | sed '$d; s/^# \{0,1\}//'
+}
+
+RECORD=0
+for a in "$@"; do
+	case $a in
+	--record) RECORD=1 ;;
+	-h | --help) usage; exit 0 ;;
+	*) log "unknown argument: $a"; usage >&2; exit 2 ;;
+	esac
+done
+
+RUNS=${RUNS:-5}
+EXEC_N=${EXEC_N:-1000}
+FILE_N=${FILE_N:-10000}
+OPEN_N=${OPEN_N:-100000}
+CONNECT_N=${CONNECT_N:-10000}
+MIXED_N=${MIXED_N:-200}
+WORKLOADS=${WORKLOADS:-exec file open connect mixed}
+CONDITIONS=${CONDITIONS:-baseline vigild auditd}
+WORKLOAD_TIMEOUT=${WORKLOAD_TIMEOUT:-120}
+AUDIT_BACKLOG=${AUDIT_BACKLOG:-8192}
+AUDIT_KEY=vigilbench
+# shellcheck disable=SC2054 # the commas belong to auditctl
+AUDIT_RULE=(-a always,exit -F arch=b64 -S execve,execveat,openat,connect,rename,renameat,renameat2,unlink,unlinkat,chmod,fchmodat -k "$AUDIT_KEY")
+
+for v in RUNS EXEC_N FILE_N OPEN_N CONNECT_N MIXED_N WORKLOAD_TIMEOUT READY_TIMEOUT STOP_TIMEOUT AUDIT_BACKLOG; do
+	[[ ${!v} =~ ^[1-9][0-9]*$ ]] || die "$v must be a positive integer (got '${!v}')"
+done
+((RUNS <= 100)) || die "RUNS must be <= 100"
+for w in $WORKLOADS; do
+	case $w in exec | file | open | connect | mixed) ;; *) die "unknown workload '$w' in WORKLOADS" ;; esac
+done
+for c in $CONDITIONS; do
+	case $c in baseline | vigild | auditd) ;; *) die "unknown condition '$c' in CONDITIONS" ;; esac
+done
+[[ " $CONDITIONS " == *" baseline "* ]] || die "CONDITIONS must include baseline (ratios are relative to it)"
+
+count_for() {
+	case $1 in
+	exec) printf '%s' "$EXEC_N" ;;
+	file) printf '%s' "$FILE_N" ;;
+	open) printf '%s' "$OPEN_N" ;;
+	connect) printf '%s' "$CONNECT_N" ;;
+	mixed) printf '%s' "$MIXED_N" ;;
+	esac
+}
+
+COMMAND="RUNS=$RUNS EXEC_N=$EXEC_N FILE_N=$FILE_N OPEN_N=$OPEN_N CONNECT_N=$CONNECT_N MIXED_N=$MIXED_N"
+[[ $WORKLOADS != "exec file open connect mixed" ]] && COMMAND+=" WORKLOADS=\"$WORKLOADS\""
+[[ $CONDITIONS != "baseline vigild auditd" ]] && COMMAND+=" CONDITIONS=\"$CONDITIONS\""
+COMMAND+=" bench/run.sh$( ((RECORD)) && printf ' --record')"
+
+SCRATCH=$(mktemp -d /tmp/vigil-bench.XXXXXX) || die "mktemp failed"
+RES=$SCRATCH/results
+mkdir -p "$RES"
+
+declare -A SKIP=()   # condition -> reason it is skipped / failed
+declare -A ACTIVE=() # condition -> 1 if it is measured
+
+# ---------------------------------------------------------------- auditd control
+AUDIT_TOUCHED=0    # 1 once we changed the kernel audit state
+AUDIT_ORIG_ENABLED=
+AUDIT_ORIG_BACKLOG=
+AUDITD_PID=        # auditd started by us (auditd -n, our child)
+KAUDITD_PID=
+
+audit_status() { auditctl -s 2>/dev/null | awk -v k="$1" '$1 == k { print $2; exit }'; }
+
+# audit_preflight: decide whether auditctl may be used at all. Sets AUDIT_OK=1 or a reason.
+AUDIT_OK=0
+AUDIT_WHY=
+audit_preflight() {
+	if ((EUID != 0)); then
+		AUDIT_WHY="not root"
+	elif ! command -v auditctl >/dev/null; then
+		AUDIT_WHY="auditctl not installed (apt-get install auditd)"
+	elif ! command -v auditd >/dev/null; then
+		AUDIT_WHY="auditd not installed (apt-get install auditd)"
+	elif ! auditctl -s >/dev/null 2>&1; then
+		AUDIT_WHY="auditctl -s fails: $(auditctl -s 2>&1 | head -n 1) (kernel without audit support, or no CAP_AUDIT_CONTROL in this container)"
+	elif [[ $(audit_status enabled) == 2 ]]; then
+		AUDIT_WHY="audit configuration is locked (enabled 2); rules cannot be changed until reboot"
+	elif [[ $(auditctl -l 2>/dev/null) != "No rules" ]]; then
+		AUDIT_WHY="audit rules are already loaded on this host; run.sh will not replace them (auditctl -l)"
+	else
+		AUDIT_OK=1
+		AUDIT_ORIG_ENABLED=$(audit_status enabled)
+		AUDIT_ORIG_BACKLOG=$(audit_status backlog_limit)
+		KAUDITD_PID=$(pgrep -x kauditd | head -n 1)
+	fi
+}
+
+# Once audit has been enabled on a host (even once, even if disabled again) the kernel
+# marks every new task for syscall auditing, which slows the syscall path of every
+# process (~15% on an open/close loop here). While the baseline and vigild columns run,
+# a "never,task" rule keeps new tasks (the workload, vigild) out of it.
+audit_neutral() {
+	((AUDIT_OK)) || return 0
+	AUDIT_TOUCHED=1
+	auditctl -D >/dev/null 2>&1
+	auditctl -a never,task >/dev/null 2>&1 || log "warning: auditctl -a never,task failed"
+	if [[ -n $AUDIT_ORIG_ENABLED ]]; then
+		auditctl -e "$AUDIT_ORIG_ENABLED" >/dev/null 2>&1
+	fi
+}
+
+auditd_running_pid() {
+	local p
+	p=$(audit_status pid)
+	[[ -n $p && $p != 0 ]] && pid_alive "$p" && printf '%s' "$p"
+}
+
+audit_start() {
+	local i p
+	AUDIT_TOUCHED=1
+	p=$(auditd_running_pid)
+	if [[ -z $p ]]; then
+		auditd -n </dev/null >>"$SCRATCH/auditd.log" 2>&1 &
+		AUDITD_PID=$!
+		for ((i = 0; i < 100; i++)); do
+			p=$(auditd_running_pid)
+			[[ -n $p ]] && break
+			pid_alive "$AUDITD_PID" || break
+			sleep 0.1
+		done
+		if [[ -z $p ]]; then
+			SKIP[auditd]="auditd did not register with the kernel within 10 s: $(tail -n 3 "$SCRATCH/auditd.log" | paste -sd ';' -)"
+			audit_stop
+			return 1
+		fi
+	fi
+	AUDIT_DAEMON_PID=$p
+	auditctl -D >/dev/null 2>&1
+	auditctl -b "$AUDIT_BACKLOG" >/dev/null || log "warning: auditctl -b $AUDIT_BACKLOG failed"
+	if ! auditctl -e 1 >/dev/null; then
+		SKIP[auditd]="auditctl -e 1 failed"
+		audit_stop
+		return 1
+	fi
+	if ! auditctl "${AUDIT_RULE[@]}" >"$SCRATCH/auditctl.err" 2>&1; then
+		SKIP[auditd]="auditctl ${AUDIT_RULE[*]} failed: $(head -n 2 "$SCRATCH/auditctl.err" | tr '\n' ' ')"
+		audit_stop
+		return 1
+	fi
+	return 0
+}
+
+# audit_stop: remove our rules, restore enabled/backlog, stop auditd if we started it
+audit_stop() {
+	local i
+	auditctl -D >/dev/null 2>&1
+	audit_neutral
+	[[ -n $AUDIT_ORIG_BACKLOG ]] && auditctl -b "$AUDIT_ORIG_BACKLOG" >/dev/null 2>&1
+	if [[ -n $AUDITD_PID ]]; then
+		kill -TERM "$AUDITD_PID" 2>/dev/null
+		for ((i = 0; i < 100; i++)); do
+			pid_alive "$AUDITD_PID" || break
+			sleep 0.1
+		done
+		if pid_alive "$AUDITD_PID"; then
+			log "warning: auditd did not exit 10 s after SIGTERM; sending SIGKILL"
+			kill -KILL "$AUDITD_PID" 2>/dev/null
+		fi
+		wait "$AUDITD_PID" 2>/dev/null
+		AUDITD_PID=
+	fi
+}
+
+# audit_restore: leave the audit state as found (no rules, original enabled/backlog)
+audit_restore() {
+	((AUDIT_TOUCHED)) || return 0
+	auditctl -D >/dev/null 2>&1
+	[[ -n $AUDIT_ORIG_ENABLED ]] && auditctl -e "$AUDIT_ORIG_ENABLED" >/dev/null 2>&1
+	[[ -n $AUDIT_ORIG_BACKLOG ]] && auditctl -b "$AUDIT_ORIG_BACKLOG" >/dev/null 2>&1
+	AUDIT_TOUCHED=0
+}
+
+# wait (bounded) until the kernel audit backlog is empty and auditd is idle
+audit_settle() {
+	local i b
+	for ((i = 0; i < SETTLE_TIMEOUT * 10; i++)); do
+		b=$(audit_status backlog)
+		[[ -z $b || $b == 0 ]] && break
+		sleep 0.1
+	done
+	settle "$AUDIT_DAEMON_PID" ${KAUDITD_PID:+"$KAUDITD_PID"}
+}
+
+# ---------------------------------------------------------------- cleanup
+cleanup() {
+	local rc=$?
+	trap - EXIT INT TERM
+	if [[ -n $VIGILD_PID ]]; then vigild_stop; fi
+	if [[ -n $AUDITD_PID ]] || ((AUDIT_TOUCHED)); then
+		audit_stop
+		audit_restore
+	fi
+	rm -rf -- "$SCRATCH"
+	exit "$rc"
+}
+trap cleanup EXIT
+trap 'log "interrupted"; exit 130' INT TERM
+
+# ---------------------------------------------------------------- preflight
+ensure_workload "$SCRATCH"
+audit_preflight
+for c in $CONDITIONS; do
+	case $c in
+	baseline) ACTIVE[baseline]=1 ;;
+	vigild)
+		if [[ ! -x $VIGILD ]]; then
+			SKIP[vigild]="$VIGILD not found (not built yet: run 'make')"
+		elif ((EUID != 0)); then
+			SKIP[vigild]="vigild needs root"
+		else
+			ACTIVE[vigild]=1
+		fi
+		;;
+	auditd)
+		if ((AUDIT_OK)); then ACTIVE[auditd]=1; else SKIP[auditd]=$AUDIT_WHY; fi
+		;;
+	esac
+done
+for c in $CONDITIONS; do
+	[[ -n ${SKIP[$c]:-} ]] && log "$c column skipped: ${SKIP[$c]}"
+done
+audit_neutral
+
+# ---------------------------------------------------------------- measurement
+# run_one COND WORKLOAD DAEMON_PIDS...: run one workload, append "seconds ops_per_sec daemon_cpu_ms"
+run_one() {
+	local cond=$1 w=$2 n out t0 t1 secs ops rc
+	shift 2
+	n=$(count_for "$w")
+	t0=$(cpu_ticks "$@")
+	out=$(timeout -k 5 "$WORKLOAD_TIMEOUT" "$WORKLOAD" "$w" --count "$n" 2>"$SCRATCH/wl.err") || {
+		rc=$?
+		((rc == 124)) && log "  $cond/$w: workload killed after ${WORKLOAD_TIMEOUT}s (WORKLOAD_TIMEOUT)"
+		log "  $cond/$w: workload failed (exit $rc): $(head -c 300 "$SCRATCH/wl.err") $out"
+		return 1
+	}
+	secs=$(sed -n 's/.*"seconds":\([0-9.]*\).*/\1/p' <<<"$out")
+	ops=$(sed -n 's/.*"ops_per_sec":\([0-9.]*\).*/\1/p' <<<"$out")
+	[[ -n $secs && -n $ops ]] || { log "  $cond/$w: unparsable output: $out"; return 1; }
+	case $cond in
+	vigild) settle "$@" ;;
+	auditd) audit_settle ;;
+	esac
+	t1=$(cpu_ticks "$@")
+	printf '%s %s %s\n' "$secs" "$ops" $(((t1 - t0) * 1000 / CLK_TCK)) >>"$RES/$cond.$w"
+	log "  $(printf '%-8s %-8s %8ss %10s ops/s' "$cond" "$w" "$secs" "$ops")"
+}
+
+START=$(now)
+log "vigil bench: $RUNS rounds x {$CONDITIONS} x {$WORKLOADS}; workload $WORKLOAD"
+for ((r = 1; r <= RUNS; r++)); do
+	log "round $r/$RUNS"
+	for c in $CONDITIONS; do
+		[[ -n ${ACTIVE[$c]:-} ]] || continue
+		sync
+		pids=()
+		case $c in
+		vigild)
+			if ! vigild_start /dev/null "$SCRATCH"; then
+				SKIP[vigild]="failed in round $r: $VIGILD_WHY"
+				unset 'ACTIVE[vigild]'
+				log "vigild column disabled: ${SKIP[vigild]}"
+				continue
+			fi
+			pids=("$VIGILD_PID")
+			;;
+		auditd)
+			if ! audit_start; then
+				unset 'ACTIVE[auditd]'
+				log "auditd column disabled: ${SKIP[auditd]}"
+				continue
+			fi
+			pids=("$AUDIT_DAEMON_PID" ${KAUDITD_PID:+"$KAUDITD_PID"})
+			;;
+		esac
+		for w in $WORKLOADS; do
+			run_one "$c" "$w" "${pids[@]}"
+			if [[ $c == vigild ]] && ! pid_alive "$VIGILD_PID"; then
+				SKIP[vigild]="vigild died during round $r ($w); last stderr: $(tail -n 5 "$VIGILD_LOG" | paste -sd ';' -)"
+				unset 'ACTIVE[vigild]'
+				log "vigild column disabled: ${SKIP[vigild]}"
+				break
+			fi
+		done
+		case $c in
+		vigild) vigild_stop || log "warning: vigild did not stop cleanly in round $r" ;;
+		auditd) audit_stop ;;
+		esac
+	done
+done
+ELAPSED=$(awk -v a="$START" -v b="$(now)" 'BEGIN { printf "%.0f", b - a }')
+
+# ---------------------------------------------------------------- report
+# median FILE COLUMN
+median() {
+	[[ -s $1 ]] || return 0
+	awk -v c="$2" '{ print $c }' "$1" | sort -g | awk '{ v[NR] = $1 } END {
+		if (NR % 2) printf "%.6g", v[(NR + 1) / 2]; else printf "%.6g", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
+}
+nruns() { [[ -s $1 ]] && wc -l <"$1" | tr -d ' ' || printf 0; }
+
+table() {
+	local w c n mb m cell hdr sep
+	hdr="| workload | ops/run | baseline s (ops/s) |"
+	sep="|---|---:|---:|"
+	for c in $CONDITIONS; do
+		[[ $c == baseline ]] && continue
+		hdr+=" $c s | $c ×base | $c CPU ms |"
+		sep+="---:|---:|---:|"
+	done
+	printf '%s\n%s\n' "$hdr" "$sep"
+	for w in $WORKLOADS; do
+		mb=$(median "$RES/baseline.$w" 1)
+		n=$(nruns "$RES/baseline.$w")
+		if [[ -n $mb ]]; then
+			cell=$(awk -v s="$mb" -v o="$(median "$RES/baseline.$w" 2)" 'BEGIN { printf "%.3f (%.0f/s)", s, o }')
+			((n < RUNS)) && cell+=" n=$n"
+		else
+			cell="failed"
+		fi
+		printf '| %s | %s | %s |' "$w" "$(count_for "$w")" "$cell"
+		for c in $CONDITIONS; do
+			[[ $c == baseline ]] && continue
+			m=$(median "$RES/$c.$w" 1)
+			n=$(nruns "$RES/$c.$w")
+			if [[ -z $m ]]; then
+				printf ' — | — | — |'
+				continue
+			fi
+			cell=$(awk -v s="$m" 'BEGIN { printf "%.3f", s }')
+			((n < RUNS)) && cell+=" n=$n"
+			if [[ -n $mb ]]; then
+				printf ' %s | %s | %s |' "$cell" "$(awk -v a="$m" -v b="$mb" 'BEGIN { printf "%.2f", a / b }')" "$(median "$RES/$c.$w" 3)"
+			else
+				printf ' %s | — | %s |' "$cell" "$(median "$RES/$c.$w" 3)"
+			fi
+		done
+		printf '\n'
+	done
+	printf '\n'
+	printf 'Median of %s runs per cell, wall seconds for one workload run; ×base = median / baseline median (1.00 = no overhead).\n' "$RUNS"
+	printf 'CPU ms = CPU time used by the sensor itself (vigild; auditd + kauditd) from the start of a run until it was idle again.\n'
+	for c in $CONDITIONS; do
+		[[ -n ${SKIP[$c]:-} ]] && printf '\n**%s column skipped:** %s\n' "$c" "${SKIP[$c]}"
+	done
+	printf '\nWall time of the whole benchmark: %s s.\n' "$ELAPSED"
+}
+
+TABLE=$(table)
+printf '%s\n' "$TABLE"
+
+if ((RECORD)); then
+	{
+		printf '\n## %s — bench/run.sh\n\n' "$(date -u '+%Y-%m-%d %H:%M UTC')"
+		printf -- '- command: `%s`\n' "$COMMAND"
+		machine_info
+		printf -- '- workloads: %s\n' "$WORKLOADS"
+		((AUDIT_OK)) && printf -- '- auditd: %s, rule `auditctl %s`, backlog %s\n' \
+			"$(dpkg-query -W -f '${Version}' auditd 2>/dev/null || printf '?')" "${AUDIT_RULE[*]}" "$AUDIT_BACKLOG"
+		printf '\n%s\n' "$TABLE"
+	} >>"$BENCH_DIR/RESULTS.md"
+	log "appended to $BENCH_DIR/RESULTS.md"
+fi

@@ -1,0 +1,614 @@
+/* Maps and helpers shared by every vigil BPF object. Each domain object
+ * (process, file, net, priv) declares these maps; the loader creates them
+ * once (process object) and makes the others reuse the same fds, so there
+ * is one ring buffer, one set of counters and one set of filters. */
+#ifndef VIGIL_COMMON_BPF_H
+#define VIGIL_COMMON_BPF_H
+
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_tracing.h>
+#include <bpf/bpf_core_read.h>
+#include <bpf/bpf_endian.h>
+#include "records.h"
+
+char LICENSE[] SEC("license") = "GPL";
+
+#define S_IFMT 00170000
+#define S_IFSOCK 0140000
+#define S_IFREG 0100000
+#define S_IFCHR 0020000
+#define S_IFIFO 0010000
+#define S_IFDIR 0040000
+#define AF_UNIX 1
+#define AF_INET 2
+#define AF_INET6 10
+#define AF_PACKET 17
+#define TMPFS_MAGIC 0x01021994
+
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 16 << 20);
+} vg_rb SEC(".maps");
+
+/* Scratch record buffers: one slot per CPU (sized by the loader). Not a
+ * PERCPU map because per-CPU values are capped at 32 KiB. */
+struct vg_scratch {
+	__u8 buf[VG_SCRATCH_SIZE];
+};
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct vg_scratch);
+} vg_scratch_map SEC(".maps");
+
+struct vg_walk {
+	const unsigned char *name[VG_MAX_PATH_DEPTH];
+};
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct vg_walk);
+} vg_walk_map SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, VG_HOOK_MAX * VG_CNT_MAX);
+	__type(key, __u32);
+	__type(value, __u64);
+} vg_counters SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, VG_CFG_MAX);
+	__type(key, __u32);
+	__type(value, __u64);
+} vg_config SEC(".maps");
+
+/* Per-hook token bucket: rate is records per second per CPU, 0 = no cap. */
+struct vg_rate_cfg {
+	__u64 rate;
+	__u64 burst;
+};
+struct vg_rate_state {
+	__u64 tokens_milli;
+	__u64 last_ns;
+};
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, VG_HOOK_MAX);
+	__type(key, __u32);
+	__type(value, struct vg_rate_cfg);
+} vg_rate_cfg SEC(".maps");
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, VG_HOOK_MAX);
+	__type(key, __u32);
+	__type(value, struct vg_rate_state);
+} vg_rate_state SEC(".maps");
+
+struct vg_inode_key {
+	__u64 ino;
+	__u32 dev;
+	__u32 pad;
+};
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 4096);
+	__type(key, struct vg_inode_key);
+	__type(value, __u8);
+} vg_ignore_exe SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 4096);
+	__type(key, __u64);
+	__type(value, __u8);
+} vg_ignore_cgroup SEC(".maps");
+
+struct vg_prefix_key {
+	__u32 prefixlen; /* bits */
+	char data[VG_PREFIX_MAX];
+};
+struct {
+	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
+	__uint(max_entries, 1024);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, struct vg_prefix_key);
+	__type(value, __u8);
+} vg_ignore_path SEC(".maps");
+
+/* Paths whose opens for writing are reported (file hook). */
+struct {
+	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
+	__uint(max_entries, 1024);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, struct vg_prefix_key);
+	__type(value, __u8);
+} vg_watch_path SEC(".maps");
+
+/* Sensitive files, by inode: reads are reported (file hook). */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 16384);
+	__type(key, struct vg_inode_key);
+	__type(value, __u8);
+} vg_sensitive SEC(".maps");
+
+/* Bounds an offset into the data half of the scratch buffer. The empty asm
+ * hides the value's known range from clang, which would otherwise drop the
+ * mask that the verifier needs to see. */
+static __always_inline __u32 vg_off(__u32 v)
+{
+	asm volatile("" : "+r"(v));
+	return v & (VG_DATA_MAX - 1);
+}
+
+static __always_inline __u64 vg_cfg(__u32 key)
+{
+	__u64 *v = bpf_map_lookup_elem(&vg_config, &key);
+	return v ? *v : 0;
+}
+
+static __always_inline void vg_count(__u32 hook, __u32 cnt)
+{
+	__u32 key = hook * VG_CNT_MAX + cnt;
+	__u64 *v = bpf_map_lookup_elem(&vg_counters, &key);
+	if (v)
+		*v += 1;
+}
+
+static __always_inline struct vg_scratch *vg_buf(void)
+{
+	__u32 cpu = bpf_get_smp_processor_id();
+	return bpf_map_lookup_elem(&vg_scratch_map, &cpu);
+}
+
+static __always_inline bool vg_rate_ok(__u32 hook)
+{
+	struct vg_rate_cfg *cfg = bpf_map_lookup_elem(&vg_rate_cfg, &hook);
+	if (!cfg || cfg->rate == 0)
+		return true;
+	struct vg_rate_state *st = bpf_map_lookup_elem(&vg_rate_state, &hook);
+	if (!st)
+		return true;
+	__u64 now = bpf_ktime_get_ns();
+	__u64 burst_milli = (cfg->burst ? cfg->burst : cfg->rate) * 1000;
+	__u64 elapsed = now - st->last_ns;
+	st->last_ns = now;
+	/* tokens are kept in thousandths so low rates still refill */
+	__u64 add = elapsed / 1000 * cfg->rate / 1000;
+	if (elapsed > 10ULL * 1000000000ULL)
+		add = burst_milli;
+	__u64 t = st->tokens_milli + add;
+	if (t > burst_milli)
+		t = burst_milli;
+	if (t < 1000) {
+		st->tokens_milli = t;
+		return false;
+	}
+	st->tokens_milli = t - 1000;
+	return true;
+}
+
+/* True when the current task's records must be dropped (and counted). */
+static __always_inline bool vg_skip(__u32 hook)
+{
+	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
+	if (tgid == (__u32)vg_cfg(VG_CFG_SELF_TGID))
+		return true;
+	__u64 filters = vg_cfg(VG_CFG_FILTERS_ON);
+	if (filters & VG_FILTER_CGROUP) {
+		__u64 cg = bpf_get_current_cgroup_id();
+		if (bpf_map_lookup_elem(&vg_ignore_cgroup, &cg)) {
+			vg_count(hook, VG_CNT_FILTERED);
+			return true;
+		}
+	}
+	if (filters & VG_FILTER_EXE) {
+		struct task_struct *t = bpf_get_current_task_btf();
+		struct inode *ino = BPF_CORE_READ(t, mm, exe_file, f_inode);
+		if (ino) {
+			struct vg_inode_key k = {
+				.ino = BPF_CORE_READ(ino, i_ino),
+				.dev = BPF_CORE_READ(ino, i_sb, s_dev),
+			};
+			if (bpf_map_lookup_elem(&vg_ignore_exe, &k)) {
+				vg_count(hook, VG_CNT_FILTERED);
+				return true;
+			}
+		}
+	}
+	if (!vg_rate_ok(hook)) {
+		vg_count(hook, VG_CNT_RATE_LIMITED);
+		return true;
+	}
+	return false;
+}
+
+static __always_inline __u32 vg_pid_nr(struct pid *pid)
+{
+	return BPF_CORE_READ(pid, numbers[0].nr);
+}
+
+static __always_inline void vg_fill_task(struct vg_task_ctx *c)
+{
+	struct task_struct *t = bpf_get_current_task_btf();
+	__u64 id = bpf_get_current_pid_tgid();
+	c->pid = id >> 32;
+	c->tid = (__u32)id;
+	c->start_ns = BPF_CORE_READ(t, group_leader, start_boottime);
+	c->cgroup_id = bpf_get_current_cgroup_id();
+	c->ppid = BPF_CORE_READ(t, real_parent, tgid);
+	c->pgid = vg_pid_nr(BPF_CORE_READ(t, signal, pids[PIDTYPE_PGID]));
+	c->sid = vg_pid_nr(BPF_CORE_READ(t, signal, pids[PIDTYPE_SID]));
+	struct pid *tp = BPF_CORE_READ(t, group_leader, thread_pid);
+	__u32 level = BPF_CORE_READ(tp, level);
+	struct upid up = {};
+	bpf_core_read(&up, sizeof(up), &tp->numbers[level & 31]);
+	c->ns_pid = up.nr;
+	c->pidns = BPF_CORE_READ(up.ns, ns.inum);
+	c->mntns = BPF_CORE_READ(t, nsproxy, mnt_ns, ns.inum);
+	const struct cred *cr = BPF_CORE_READ(t, cred);
+	c->uid = BPF_CORE_READ(cr, uid.val);
+	c->euid = BPF_CORE_READ(cr, euid.val);
+	c->gid = BPF_CORE_READ(cr, gid.val);
+	c->egid = BPF_CORE_READ(cr, egid.val);
+	c->auid = BPF_CORE_READ(t, loginuid.val);
+	bpf_get_current_comm(c->comm, sizeof(c->comm));
+}
+
+static __always_inline void vg_fill_hdr(struct vg_hdr *h, __u16 type, __u16 hook)
+{
+	h->type = type;
+	h->hook = hook;
+	h->ts = bpf_ktime_get_boot_ns();
+	h->ret = 0;
+	vg_fill_task(&h->task);
+}
+
+static __always_inline void vg_emit(struct vg_scratch *s, __u32 size, __u32 hook)
+{
+	struct vg_hdr *h = (struct vg_hdr *)s->buf;
+	size &= (VG_SCRATCH_SIZE - 1);
+	if (size < sizeof(struct vg_hdr))
+		return;
+	h->size = size;
+	if (bpf_ringbuf_output(&vg_rb, s->buf, size, 0))
+		vg_count(hook, VG_CNT_RB_FULL);
+	else
+		vg_count(hook, VG_CNT_EMITTED);
+}
+
+/* Appends a kernel string at *cur; records it in *b. */
+static __always_inline void vg_put_kstr(struct vg_scratch *s, __u32 *cur,
+					struct vg_blob *b, const void *src, __u32 max)
+{
+	__u32 off = *cur;
+	if (!src || off >= VG_DATA_MAX)
+		return;
+	long n = bpf_probe_read_kernel_str(&s->buf[vg_off(off)],
+					   max & (VG_DATA_MAX - 1), src);
+	if (n <= 0)
+		return;
+	b->off = off;
+	b->len = n;
+	*cur = off + n;
+}
+
+static __always_inline void vg_put_ustr(struct vg_scratch *s, __u32 *cur,
+					struct vg_blob *b, const void *src, __u32 max)
+{
+	__u32 off = *cur;
+	if (!src || off >= VG_DATA_MAX)
+		return;
+	long n = bpf_probe_read_user_str(&s->buf[vg_off(off)],
+					 max & (VG_DATA_MAX - 1), src);
+	if (n <= 0)
+		return;
+	b->off = off;
+	b->len = n;
+	*cur = off + n;
+}
+
+/* Appends user memory [src, src+len) (not a string), len already capped. */
+static __always_inline long vg_put_ubytes(struct vg_scratch *s, __u32 *cur,
+					  struct vg_blob *b, const void *src, __u32 len)
+{
+	__u32 off = *cur;
+	if (!src || off >= VG_DATA_MAX || len == 0)
+		return 0;
+	len &= (VG_DATA_MAX - 1);
+	if (len > VG_DATA_MAX - off)
+		len = VG_DATA_MAX - off;
+	if (len == 0)
+		return 0;
+	len &= (VG_DATA_MAX - 1);
+	long err = bpf_probe_read_user(&s->buf[vg_off(off)], len, src);
+	if (err)
+		return err;
+	b->off = off;
+	b->len = len;
+	*cur = off + len;
+	return 0;
+}
+
+/* Writes the absolute path of (dentry, vfsmount) at *cur by walking up the
+ * dentry chain and crossing mounts; bpf_d_path is not available from
+ * tracepoints. Both loops run under bpf_loop so the verifier checks each
+ * body once. Paths deeper than VG_MAX_PATH_DEPTH keep their last
+ * components. */
+struct vg_walk_ctx {
+	struct dentry *dentry;
+	struct vfsmount *vfsmnt;
+	struct mount *mnt;
+	struct vg_walk *w;
+	__u32 n;
+};
+
+static long vg_walk_cb(__u32 i, struct vg_walk_ctx *c)
+{
+	/* locals, not c->x, inside BPF_CORE_READ: it relocates the whole expression */
+	struct dentry *dentry = c->dentry;
+	struct vfsmount *vfsmnt = c->vfsmnt;
+	struct mount *mnt = c->mnt;
+	struct dentry *root = BPF_CORE_READ(vfsmnt, mnt_root);
+	struct dentry *parent = BPF_CORE_READ(dentry, d_parent);
+	if (vfsmnt && dentry == root) {
+		struct mount *pm = BPF_CORE_READ(mnt, mnt_parent);
+		if (pm == mnt || !pm)
+			return 1;
+		c->dentry = BPF_CORE_READ(mnt, mnt_mountpoint);
+		c->mnt = pm;
+		c->vfsmnt = &pm->mnt;
+		return 0;
+	}
+	if (c->n >= VG_MAX_PATH_DEPTH)
+		return 1;
+	const unsigned char *name = BPF_CORE_READ(dentry, d_name.name);
+	c->w->name[c->n & (VG_MAX_PATH_DEPTH - 1)] = name;
+	c->n++;
+	if (dentry == parent || !parent)
+		return 1; /* root of an internal mount (pipe:, socket:, memfd:) */
+	c->dentry = parent;
+	return 0;
+}
+
+struct vg_write_ctx {
+	struct vg_scratch *s;
+	struct vg_walk *w;
+	__u32 off;
+	__u32 n;
+};
+
+static long vg_write_cb(__u32 i, struct vg_write_ctx *c)
+{
+	if (i >= c->n || c->off >= VG_DATA_MAX - 2)
+		return 1;
+	__u32 j = c->n - 1 - i;
+	const unsigned char *name = c->w->name[j & (VG_MAX_PATH_DEPTH - 1)];
+	struct vg_scratch *s = c->s;
+	__u32 off = c->off;
+	s->buf[vg_off(off)] = '/';
+	off++;
+	long k = bpf_probe_read_kernel_str(&s->buf[vg_off(off)], VG_NAME_MAX, name);
+	if (k > 1) {
+		/* an internal mount's root is named "/": do not double the slash */
+		if (k == 2 && s->buf[vg_off(off)] == '/')
+			k = 1;
+		off += k - 1;
+	}
+	c->off = off;
+	return 0;
+}
+
+static __noinline int vg_put_path(struct vg_scratch *s, __u32 *cur, struct vg_blob *b,
+				  struct dentry *dentry, struct vfsmount *vfsmnt)
+{
+	__u32 zero = 0;
+	struct vg_walk *w = bpf_map_lookup_elem(&vg_walk_map, &zero);
+	if (!w || !dentry || !s)
+		return 0;
+	struct vg_walk_ctx wc = {
+		.dentry = dentry,
+		.vfsmnt = vfsmnt,
+		.mnt = container_of(vfsmnt, struct mount, mnt),
+		.w = w,
+	};
+	bpf_loop(VG_MAX_PATH_DEPTH + 8, vg_walk_cb, &wc, 0);
+	__u32 start = *cur;
+	if (start >= VG_DATA_MAX - 2)
+		return 0;
+	struct vg_write_ctx xc = {.s = s, .w = w, .off = start, .n = wc.n};
+	bpf_loop(VG_MAX_PATH_DEPTH, vg_write_cb, &xc, 0);
+	__u32 off = xc.off;
+	if (off == start) {
+		s->buf[vg_off(off)] = '/';
+		off++;
+	}
+	s->buf[vg_off(off)] = 0;
+	off++;
+	b->off = start;
+	b->len = off - start;
+	*cur = off;
+	return 0;
+}
+
+static __always_inline void vg_put_file_path(struct vg_scratch *s, __u32 *cur,
+					     struct vg_blob *b, struct file *f)
+{
+	if (!f)
+		return;
+	vg_put_path(s, cur, b, BPF_CORE_READ(f, f_path.dentry), BPF_CORE_READ(f, f_path.mnt));
+}
+
+static __always_inline struct file *vg_fd_file(struct task_struct *t, int fd)
+{
+	if (fd < 0)
+		return 0;
+	struct files_struct *files = BPF_CORE_READ(t, files);
+	struct fdtable *fdt = BPF_CORE_READ(files, fdt);
+	unsigned int max = BPF_CORE_READ(fdt, max_fds);
+	if ((unsigned int)fd >= max)
+		return 0;
+	struct file **fds = BPF_CORE_READ(fdt, fd);
+	struct file *f = 0;
+	bpf_core_read(&f, sizeof(f), &fds[fd]);
+	return f;
+}
+
+static __always_inline void vg_put_cwd(struct vg_scratch *s, __u32 *cur, struct vg_blob *b)
+{
+	struct task_struct *t = bpf_get_current_task_btf();
+	vg_put_path(s, cur, b, BPF_CORE_READ(t, fs, pwd.dentry), BPF_CORE_READ(t, fs, pwd.mnt));
+}
+
+/* Base directory for a relative path argument: cwd for AT_FDCWD, else the
+ * directory open on dirfd. Nothing when the path is absolute. */
+static __always_inline void vg_put_base(struct vg_scratch *s, __u32 *cur, struct vg_path *p,
+					int dirfd)
+{
+	if (p->path.len == 0)
+		return;
+	if (s->buf[vg_off(p->path.off)] == '/')
+		return;
+	if (dirfd == -100 /* AT_FDCWD */) {
+		vg_put_cwd(s, cur, &p->base);
+		return;
+	}
+	struct file *f = vg_fd_file(bpf_get_current_task_btf(), dirfd);
+	vg_put_file_path(s, cur, &p->base, f);
+}
+
+/* Fills a vg_sock from a struct sock. */
+static __always_inline void vg_fill_sock(struct vg_sock *o, struct sock *sk)
+{
+	if (!sk)
+		return;
+	o->family = BPF_CORE_READ(sk, __sk_common.skc_family);
+	o->type = BPF_CORE_READ(sk, sk_type);
+	o->protocol = BPF_CORE_READ(sk, sk_protocol);
+	o->state = BPF_CORE_READ(sk, __sk_common.skc_state);
+	o->local.family = o->family;
+	o->remote.family = o->family;
+	o->local.port = BPF_CORE_READ(sk, __sk_common.skc_num);
+	o->remote.port = bpf_ntohs(BPF_CORE_READ(sk, __sk_common.skc_dport));
+	if (o->family == AF_INET) {
+		__u32 a = BPF_CORE_READ(sk, __sk_common.skc_rcv_saddr);
+		__builtin_memcpy(o->local.addr, &a, 4);
+		a = BPF_CORE_READ(sk, __sk_common.skc_daddr);
+		__builtin_memcpy(o->remote.addr, &a, 4);
+	} else if (o->family == AF_INET6) {
+		BPF_CORE_READ_INTO(&o->local.addr, sk, __sk_common.skc_v6_rcv_saddr);
+		BPF_CORE_READ_INTO(&o->remote.addr, sk, __sk_common.skc_v6_daddr);
+	}
+}
+
+static __always_inline struct sock *vg_file_sock(struct file *f)
+{
+	if (!f)
+		return 0;
+	umode_t mode = BPF_CORE_READ(f, f_inode, i_mode);
+	if ((mode & S_IFMT) != S_IFSOCK)
+		return 0;
+	struct socket *so = BPF_CORE_READ(f, private_data);
+	return BPF_CORE_READ(so, sk);
+}
+
+/* Reads a user sockaddr (IPv4/IPv6/unix family only). */
+static __always_inline void vg_read_sockaddr(struct vg_sockaddr *o, const void *uaddr, int len)
+{
+	__u16 fam = 0;
+	if (!uaddr || len < 2)
+		return;
+	bpf_probe_read_user(&fam, sizeof(fam), uaddr);
+	o->family = fam;
+	if (fam == AF_INET && len >= 8) {
+		struct sockaddr_in in = {};
+		bpf_probe_read_user(&in, sizeof(in), uaddr);
+		o->port = bpf_ntohs(in.sin_port);
+		__builtin_memcpy(o->addr, &in.sin_addr.s_addr, 4);
+	} else if (fam == AF_INET6 && len >= 24) {
+		struct sockaddr_in6 in6 = {};
+		bpf_probe_read_user(&in6, sizeof(in6), uaddr);
+		o->port = bpf_ntohs(in6.sin6_port);
+		__builtin_memcpy(o->addr, &in6.sin6_addr, 16);
+	}
+}
+
+/* Prefix filter on a path already in the scratch buffer. */
+static __always_inline bool vg_path_in(void *trie, struct vg_scratch *s, struct vg_blob *b)
+{
+	struct vg_prefix_key k = {};
+	if (b->len < 2)
+		return false;
+	__u32 n = b->len - 1;
+	if (n > VG_PREFIX_MAX)
+		n = VG_PREFIX_MAX;
+	bpf_probe_read_kernel(k.data, sizeof(k.data), &s->buf[vg_off(b->off)]);
+	k.prefixlen = n * 8;
+	return bpf_map_lookup_elem(trie, &k) != 0;
+}
+
+static __always_inline bool vg_path_ignored(struct vg_scratch *s, struct vg_blob *b)
+{
+	if (!(vg_cfg(VG_CFG_FILTERS_ON) & VG_FILTER_PATH))
+		return false;
+	return vg_path_in(&vg_ignore_path, s, b);
+}
+
+/* Per-thread state carried from sys_enter to sys_exit. */
+struct vg_args {
+	__u64 a[6];
+	__u64 ts;
+};
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 16384);
+	__type(key, __u64); /* pid_tgid << 0 | hook in the top bits */
+	__type(value, struct vg_args);
+} vg_inflight SEC(".maps");
+
+static __always_inline __u64 vg_inflight_key(__u32 hook)
+{
+	return (bpf_get_current_pid_tgid() & 0xffffffffULL) | ((__u64)hook << 32);
+}
+
+/* Saves the first n arguments. Reading past a syscall's own arguments
+ * makes attaching fail with EACCES (the context is smaller), so n must be
+ * the syscall's argument count or less, and a constant. */
+static __always_inline void vg_save_args(__u32 hook, struct trace_event_raw_sys_enter *ctx, int n)
+{
+	struct vg_args a = {};
+	__u64 key = vg_inflight_key(hook);
+	/* unrolled: the verifier refuses ctx accesses through a moved pointer */
+	a.a[0] = ctx->args[0];
+	if (n > 1)
+		a.a[1] = ctx->args[1];
+	if (n > 2)
+		a.a[2] = ctx->args[2];
+	if (n > 3)
+		a.a[3] = ctx->args[3];
+	if (n > 4)
+		a.a[4] = ctx->args[4];
+	if (n > 5)
+		a.a[5] = ctx->args[5];
+	bpf_map_update_elem(&vg_inflight, &key, &a, BPF_ANY);
+}
+
+/* Returns and removes the saved arguments, or NULL. The copy lives in the
+ * caller's buffer because the map element is freed. */
+static __always_inline bool vg_take_args(__u32 hook, struct vg_args *out)
+{
+	__u64 key = vg_inflight_key(hook);
+	struct vg_args *a = bpf_map_lookup_elem(&vg_inflight, &key);
+	if (!a)
+		return false;
+	__builtin_memcpy(out, a, sizeof(*out));
+	bpf_map_delete_elem(&vg_inflight, &key);
+	return true;
+}
+
+#endif

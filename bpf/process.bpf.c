@@ -1,0 +1,298 @@
+// SPDX-License-Identifier: GPL-2.0
+/* Process lifecycle: exec (and failed exec), fork, exit, setsid, comm
+ * changes, memfd_create. This object owns the shared maps. */
+#include "common.bpf.h"
+
+#define MAJOR(dev) ((unsigned int)((dev) >> 20))
+#define EXECVEAT_MARK 1
+
+static __always_inline void put_fdinfo(struct vg_scratch *s, __u32 *cur, struct vg_fdinfo *o,
+				       struct task_struct *t, int fd)
+{
+	struct file *f = vg_fd_file(t, fd);
+	if (!f) {
+		o->kind = VG_FD_NONE;
+		return;
+	}
+	struct inode *ino = BPF_CORE_READ(f, f_inode);
+	umode_t mode = BPF_CORE_READ(ino, i_mode);
+	switch (mode & S_IFMT) {
+	case S_IFSOCK:
+		o->kind = VG_FD_SOCKET;
+		vg_fill_sock(&o->sock, vg_file_sock(f));
+		return;
+	case S_IFIFO:
+		o->kind = VG_FD_PIPE;
+		return;
+	case S_IFCHR: {
+		unsigned int major = MAJOR(BPF_CORE_READ(ino, i_rdev));
+		/* 4: tty/console, 5: /dev/tty & ptmx, 136-143: pts */
+		o->kind = (major == 4 || major == 5 || (major >= 136 && major <= 143)) ? VG_FD_TTY
+										       : VG_FD_CHR;
+		break;
+	}
+	case S_IFREG:
+		o->kind = VG_FD_FILE;
+		break;
+	default:
+		o->kind = VG_FD_OTHER;
+		return;
+	}
+	vg_put_file_path(s, cur, &o->path, f);
+}
+
+SEC("tp_btf/sched_process_exec")
+int BPF_PROG(vg_exec, struct task_struct *p, pid_t old_pid, struct linux_binprm *bprm)
+{
+	if (vg_skip(VG_HOOK_EXEC))
+		return 0;
+	struct vg_scratch *s = vg_buf();
+	if (!s)
+		return 0;
+	struct vg_exec *e = (struct vg_exec *)s->buf;
+	__builtin_memset(e, 0, sizeof(*e));
+	vg_fill_hdr(&e->h, VG_EV_EXEC, VG_HOOK_EXEC);
+	__u32 cur = sizeof(*e);
+
+	struct vg_args a;
+	__u64 key = vg_inflight_key(VG_HOOK_EXEC_FAIL);
+	struct vg_args *sa = bpf_map_lookup_elem(&vg_inflight, &key);
+	if (sa && sa->ts == EXECVEAT_MARK)
+		e->flags |= VG_EXECVEAT;
+	(void)a;
+
+	e->old_pid = old_pid;
+	struct file *file = BPF_CORE_READ(bprm, file);
+	struct inode *ino = BPF_CORE_READ(file, f_inode);
+	e->exe_ino = BPF_CORE_READ(ino, i_ino);
+	e->exe_dev = BPF_CORE_READ(ino, i_sb, s_dev);
+	e->exe_mode = BPF_CORE_READ(ino, i_mode);
+	e->exe_uid = BPF_CORE_READ(ino, i_uid.val);
+	e->exe_size = BPF_CORE_READ(ino, i_size);
+	e->exe_nlink = BPF_CORE_READ(ino, __i_nlink);
+	e->exe_sb_magic = BPF_CORE_READ(ino, i_sb, s_magic);
+	if (bpf_core_field_exists(ino->i_mtime_sec)) {
+		e->exe_mtime_ns = BPF_CORE_READ(ino, i_mtime_sec) * 1000000000ULL +
+				  BPF_CORE_READ(ino, i_mtime_nsec);
+	}
+	if (e->exe_nlink == 0)
+		e->flags |= VG_EXE_DELETED;
+	if (e->exe_sb_magic == TMPFS_MAGIC)
+		e->flags |= VG_EXE_TMPFS;
+
+	vg_put_kstr(s, &cur, &e->nodename, BPF_CORE_READ(p, nsproxy, uts_ns, name.nodename),
+		    VG_NODENAME_LEN);
+	struct tty_struct *tty = BPF_CORE_READ(p, signal, tty);
+	if (tty)
+		vg_put_kstr(s, &cur, &e->tty, &tty->name, VG_TTY_LEN);
+	const char *filename = BPF_CORE_READ(bprm, filename);
+	const char *interp = BPF_CORE_READ(bprm, interp);
+	vg_put_kstr(s, &cur, &e->filename, filename, 4096);
+	if (interp && interp != filename)
+		vg_put_kstr(s, &cur, &e->interp, interp, 4096);
+	vg_put_file_path(s, &cur, &e->exe, file);
+	/* memfd files live on an internal tmpfs mount named "memfd:..." */
+	if (e->exe.len > 7) {
+		char pfx[7] = {};
+		bpf_probe_read_kernel(pfx, sizeof(pfx), &s->buf[vg_off(e->exe.off + 1)]);
+		if (pfx[0] == 'm' && pfx[1] == 'e' && pfx[2] == 'm' && pfx[3] == 'f' &&
+		    pfx[4] == 'd' && pfx[5] == ':')
+			e->flags |= VG_EXE_MEMFD;
+	}
+	vg_put_cwd(s, &cur, &e->cwd);
+	for (int i = 0; i < 3; i++)
+		put_fdinfo(s, &cur, &e->fd[i], p, i);
+
+	struct mm_struct *mm = BPF_CORE_READ(p, mm);
+	__u64 env_start = BPF_CORE_READ(mm, env_start), env_end = BPF_CORE_READ(mm, env_end);
+	__u64 env_max = vg_cfg(VG_CFG_ENV_MAX);
+	__u64 env_len = env_end - env_start;
+	if (env_len > env_max) {
+		env_len = env_max;
+		e->flags |= VG_ENV_TRUNC;
+	}
+	if (env_len)
+		vg_put_ubytes(s, &cur, &e->env, (void *)env_start, env_len);
+
+	__u64 arg_start = BPF_CORE_READ(mm, arg_start), arg_end = BPF_CORE_READ(mm, arg_end);
+	__u64 arg_max = vg_cfg(VG_CFG_ARGV_MAX);
+	__u64 arg_len = arg_end - arg_start;
+	if (arg_len > arg_max) {
+		arg_len = arg_max;
+		e->flags |= VG_ARGV_TRUNC;
+	}
+	if (arg_len && arg_len < VG_DATA_MAX) {
+		if (cur + arg_len > VG_DATA_MAX) {
+			arg_len = VG_DATA_MAX - cur;
+			e->flags |= VG_ARGV_TRUNC;
+		}
+		vg_put_ubytes(s, &cur, &e->argv, (void *)arg_start, arg_len);
+	}
+	vg_emit(s, cur, VG_HOOK_EXEC);
+	return 0;
+}
+
+static __always_inline int exec_enter(struct trace_event_raw_sys_enter *ctx, __u64 mark)
+{
+	struct vg_args a = {};
+	__u64 key = vg_inflight_key(VG_HOOK_EXEC_FAIL);
+	a.a[0] = ctx->args[0];
+	a.a[1] = ctx->args[1];
+	a.ts = mark;
+	bpf_map_update_elem(&vg_inflight, &key, &a, BPF_ANY);
+	return 0;
+}
+
+SEC("tracepoint/syscalls/sys_enter_execve")
+int vg_execve_enter(struct trace_event_raw_sys_enter *ctx)
+{
+	return exec_enter(ctx, 0);
+}
+
+SEC("tracepoint/syscalls/sys_enter_execveat")
+int vg_execveat_enter(struct trace_event_raw_sys_enter *ctx)
+{
+	return exec_enter(ctx, EXECVEAT_MARK);
+}
+
+static __always_inline int exec_exit(struct trace_event_raw_sys_exit *ctx)
+{
+	struct vg_args a;
+	if (!vg_take_args(VG_HOOK_EXEC_FAIL, &a))
+		return 0;
+	if (ctx->ret >= 0 || vg_skip(VG_HOOK_EXEC_FAIL))
+		return 0;
+	struct vg_scratch *s = vg_buf();
+	if (!s)
+		return 0;
+	struct vg_exec_fail *e = (struct vg_exec_fail *)s->buf;
+	__builtin_memset(e, 0, sizeof(*e));
+	vg_fill_hdr(&e->h, VG_EV_EXEC_FAIL, VG_HOOK_EXEC_FAIL);
+	e->h.ret = ctx->ret;
+	__u32 cur = sizeof(*e);
+	/* execveat(dirfd, path, ...): the path is the second argument */
+	const char *path = (const char *)(a.ts == EXECVEAT_MARK ? a.a[1] : a.a[0]);
+	vg_put_ustr(s, &cur, &e->filename, path, 4096);
+	vg_emit(s, cur, VG_HOOK_EXEC_FAIL);
+	return 0;
+}
+
+SEC("tracepoint/syscalls/sys_exit_execve")
+int vg_execve_exit(struct trace_event_raw_sys_exit *ctx)
+{
+	return exec_exit(ctx);
+}
+
+SEC("tracepoint/syscalls/sys_exit_execveat")
+int vg_execveat_exit(struct trace_event_raw_sys_exit *ctx)
+{
+	return exec_exit(ctx);
+}
+
+SEC("tp_btf/sched_process_fork")
+int BPF_PROG(vg_fork, struct task_struct *parent, struct task_struct *child)
+{
+	/* threads share the process: only new thread groups are reported */
+	if (BPF_CORE_READ(child, pid) != BPF_CORE_READ(child, tgid))
+		return 0;
+	if (vg_skip(VG_HOOK_FORK))
+		return 0;
+	struct vg_scratch *s = vg_buf();
+	if (!s)
+		return 0;
+	struct vg_fork *e = (struct vg_fork *)s->buf;
+	__builtin_memset(e, 0, sizeof(*e));
+	vg_fill_hdr(&e->h, VG_EV_FORK, VG_HOOK_FORK);
+	e->child_pid = BPF_CORE_READ(child, tgid);
+	e->child_start_ns = BPF_CORE_READ(child, start_boottime);
+	e->flags = BPF_CORE_READ(child, flags);
+	vg_emit(s, sizeof(*e), VG_HOOK_FORK);
+	return 0;
+}
+
+#define SIGNAL_GROUP_EXIT 0x00000004
+
+SEC("tp_btf/sched_process_exit")
+int BPF_PROG(vg_exit, struct task_struct *p)
+{
+	/* report the process once: when its last thread leaves */
+	if (BPF_CORE_READ(p, signal, live.counter) != 0)
+		return 0;
+	if (vg_skip(VG_HOOK_EXIT))
+		return 0;
+	struct vg_scratch *s = vg_buf();
+	if (!s)
+		return 0;
+	struct vg_exit *e = (struct vg_exit *)s->buf;
+	__builtin_memset(e, 0, sizeof(*e));
+	vg_fill_hdr(&e->h, VG_EV_EXIT, VG_HOOK_EXIT);
+	__u32 sflags = BPF_CORE_READ(p, signal, flags);
+	if (sflags & SIGNAL_GROUP_EXIT)
+		e->exit_code = BPF_CORE_READ(p, signal, group_exit_code);
+	else
+		e->exit_code = BPF_CORE_READ(p, exit_code);
+	vg_emit(s, sizeof(*e), VG_HOOK_EXIT);
+	return 0;
+}
+
+SEC("tracepoint/syscalls/sys_exit_setsid")
+int vg_setsid_exit(struct trace_event_raw_sys_exit *ctx)
+{
+	if (ctx->ret < 0 || vg_skip(VG_HOOK_SETSID))
+		return 0;
+	struct vg_scratch *s = vg_buf();
+	if (!s)
+		return 0;
+	struct vg_hdr *e = (struct vg_hdr *)s->buf;
+	__builtin_memset(e, 0, sizeof(*e));
+	vg_fill_hdr(e, VG_EV_SETSID, VG_HOOK_SETSID);
+	e->ret = ctx->ret;
+	vg_emit(s, sizeof(*e), VG_HOOK_SETSID);
+	return 0;
+}
+
+/* Fires for prctl(PR_SET_NAME), writes to /proc/PID/comm and exec. */
+SEC("tp_btf/task_rename")
+int BPF_PROG(vg_comm, struct task_struct *task, const char *comm)
+{
+	if (vg_skip(VG_HOOK_RENAME_COMM))
+		return 0;
+	struct vg_scratch *s = vg_buf();
+	if (!s)
+		return 0;
+	struct vg_comm *e = (struct vg_comm *)s->buf;
+	__builtin_memset(e, 0, sizeof(*e));
+	vg_fill_hdr(&e->h, VG_EV_COMM, VG_HOOK_RENAME_COMM);
+	bpf_probe_read_kernel_str(e->old_comm, sizeof(e->old_comm), &task->comm);
+	bpf_probe_read_kernel_str(e->new_comm, sizeof(e->new_comm), comm);
+	e->target_pid = BPF_CORE_READ(task, tgid);
+	vg_emit(s, sizeof(*e), VG_HOOK_RENAME_COMM);
+	return 0;
+}
+
+SEC("tracepoint/syscalls/sys_enter_memfd_create")
+int vg_memfd_enter(struct trace_event_raw_sys_enter *ctx)
+{
+	vg_save_args(VG_HOOK_MEMFD, ctx, 2);
+	return 0;
+}
+
+SEC("tracepoint/syscalls/sys_exit_memfd_create")
+int vg_memfd_exit(struct trace_event_raw_sys_exit *ctx)
+{
+	struct vg_args a;
+	if (!vg_take_args(VG_HOOK_MEMFD, &a) || vg_skip(VG_HOOK_MEMFD))
+		return 0;
+	struct vg_scratch *s = vg_buf();
+	if (!s)
+		return 0;
+	struct vg_memfd *e = (struct vg_memfd *)s->buf;
+	__builtin_memset(e, 0, sizeof(*e));
+	vg_fill_hdr(&e->h, VG_EV_MEMFD, VG_HOOK_MEMFD);
+	e->h.ret = ctx->ret;
+	e->flags = a.a[1];
+	__u32 cur = sizeof(*e);
+	vg_put_ustr(s, &cur, &e->name, (const char *)a.a[0], 250);
+	vg_emit(s, cur, VG_HOOK_MEMFD);
+	return 0;
+}

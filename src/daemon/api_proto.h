@@ -1,0 +1,19 @@
+/* The local API between `vigil` and vigild: a root-only unix stream socket
+ * in the run directory. One request line in, a reply until EOF out. The
+ * reply's first line is "ok" or "error: reason". */
+#ifndef VIGIL_API_PROTO_H
+#define VIGIL_API_PROTO_H
+#include <stddef.h>
+#include "../util/strbuf.h"
+
+#define VIGIL_RUN_DIR "/run/vigil"
+#define VIGIL_SOCK_NAME "vigild.sock"
+#define VIGIL_LOCK_NAME "vigild.lock"
+#define API_REQ_MAX 4096
+
+/* Sends one request and reads the whole reply; 0 or -errno. */
+int api_call(const char *run_dir, const char *request, struct strbuf *reply);
+/* Splits a request line into at most max words (in place); returns the count. */
+int api_split(char *line, char **argv, int max);
+
+#endif

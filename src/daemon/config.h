@@ -1,0 +1,43 @@
+/* vigild configuration: one INI-style file of `key = value` lines. Every
+ * key, its default and its range are in the table in config.c and in
+ * packaging/vigild.conf. A bad value is refused with file, line and key. */
+#ifndef VIGIL_CONFIG_H
+#define VIGIL_CONFIG_H
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <linux/types.h>
+#include "../../bpf/records.h"
+
+#define CFG_LIST_MAX 256
+
+struct cfg_list {
+	int n;
+	char *v[CFG_LIST_MAX];
+};
+
+struct vigil_config {
+	char *events_out;
+	unsigned ringbuf_mb;
+	unsigned argv_max;
+	unsigned env_max;
+	unsigned queue_max;
+	unsigned metrics_interval;
+	unsigned hash_max_mb;
+	bool module_fallback;
+	bool hook_off[VG_HOOK_MAX];
+	uint64_t rate[VG_HOOK_MAX];
+	struct cfg_list ignore_exe, ignore_cgroup, ignore_path, watch_path, sensitive;
+};
+
+void config_defaults(struct vigil_config *c);
+/* Parses text (named `name` in messages). Returns 0, or -1 with a message
+ * "name:line: key: reason" in err. Values seen before an error are kept
+ * in c only when the whole file is valid: callers parse into a copy. */
+int config_parse(struct vigil_config *c, const char *text, const char *name, char *err, size_t errlen);
+/* Reads and parses a file; a missing file is not an error (defaults). */
+int config_load(struct vigil_config *c, const char *path, char *err, size_t errlen);
+void config_free(struct vigil_config *c);
+extern const char *const config_default_sensitive[];
+
+#endif

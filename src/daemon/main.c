@@ -1,0 +1,474 @@
+/* vigild: wiring. The main thread consumes the ring buffer and enriches
+ * records into events in order; the output thread hashes executables and
+ * writes JSON; the API thread answers `vigil`. */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+#include "daemon.h"
+#include "api_proto.h"
+#include "../proc/exehash.h"
+#include "../sensor/blob.h"
+
+static volatile sig_atomic_t got_stop, got_hup;
+
+static void on_signal(int sig)
+{
+	if (sig == SIGHUP)
+		got_hup = 1;
+	else
+		got_stop = 1;
+}
+
+static uint64_t clock_ns(clockid_t c)
+{
+	struct timespec ts;
+	clock_gettime(c, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+}
+
+static void log_line(const char *line)
+{
+	fprintf(stderr, "vigild: %s\n", line);
+}
+
+/* ---- queue ---------------------------------------------------------- */
+
+static void enqueue(struct daemon *d, struct vg_event *ev, int hook)
+{
+	pthread_mutex_lock(&d->qlock);
+	if (d->qlen >= d->cfg.queue_max) {
+		pthread_mutex_unlock(&d->qlock);
+		if (hook >= 0)
+			__atomic_add_fetch(&d->user_dropped[hook], 1, __ATOMIC_RELAXED);
+		vg_event_free(ev);
+		return;
+	}
+	ev->next = NULL;
+	if (d->qtail)
+		d->qtail->next = ev;
+	else
+		d->qhead = ev;
+	d->qtail = ev;
+	d->qlen++;
+	if (d->qlen == 1)
+		pthread_cond_signal(&d->qcond);
+	pthread_mutex_unlock(&d->qlock);
+}
+
+static void hash_exe(struct daemon *d, struct proc_image *img)
+{
+	if (img->sha256[0] || img->exe_fd < 0)
+		return;
+	struct exehash_key k = {.ino = img->exe_ino, .mtime_ns = img->exe_mtime_ns,
+				.size = img->exe_size, .dev = img->exe_dev};
+	if (!exehash_lookup(&k, img->sha256))
+		exehash_compute(&k, img->exe_fd, img->sha256);
+	close(img->exe_fd);
+	img->exe_fd = -1;
+	(void)d;
+}
+
+static void *output_main(void *arg)
+{
+	struct daemon *d = arg;
+	struct strbuf sb;
+	sb_init(&sb);
+	for (;;) {
+		pthread_mutex_lock(&d->qlock);
+		while (!d->qhead && !d->stopping)
+			pthread_cond_wait(&d->qcond, &d->qlock);
+		struct vg_event *batch = d->qhead;
+		d->qhead = d->qtail = NULL;
+		d->qlen = 0;
+		bool stop = d->stopping;
+		pthread_mutex_unlock(&d->qlock);
+		while (batch) {
+			struct vg_event *ev = batch;
+			batch = ev->next;
+			if (ev->img && ev->len >= sizeof(struct vg_hdr) && ev->rec.hdr.type == VG_EV_EXEC)
+				hash_exe(d, ev->img);
+			if (d->out) {
+				sb_reset(&sb);
+				vg_event_json(&sb, ev, &d->host);
+				sb_putc(&sb, '\n');
+				if (fwrite(sb.buf, 1, sb.len, d->out) != sb.len)
+					__atomic_add_fetch(&d->write_errors, 1, __ATOMIC_RELAXED);
+				else
+					__atomic_add_fetch(&d->written, 1, __ATOMIC_RELAXED);
+			}
+			vg_event_free(ev);
+		}
+		if (d->out)
+			fflush(d->out);
+		if (stop)
+			break;
+	}
+	sb_free(&sb);
+	return NULL;
+}
+
+/* ---- enrichment ----------------------------------------------------- */
+
+static struct proc_image *image_of(struct daemon *d, uint32_t pid, uint64_t start_ns)
+{
+	struct proc_entry *e = pc_get(&d->pc, pid, start_ns);
+	return e ? img_get(e->img) : NULL;
+}
+
+static void prepare_hash(struct daemon *d, struct proc_image *img)
+{
+	if (d->cfg.hash_max_mb == 0 || img->exe_size > (uint64_t)d->cfg.hash_max_mb << 20)
+		return;
+	struct exehash_key k = {.ino = img->exe_ino, .mtime_ns = img->exe_mtime_ns,
+				.size = img->exe_size, .dev = img->exe_dev};
+	if (exehash_lookup(&k, img->sha256))
+		return;
+	/* open now, while the process is alive: a memfd or deleted file has
+	 * no other name; the output thread reads it */
+	char path[64];
+	snprintf(path, sizeof(path), "/proc/%u/exe", img->pid);
+	img->exe_fd = open(path, O_RDONLY | O_CLOEXEC);
+}
+
+static int on_record(void *ctx, const void *rec, size_t len)
+{
+	struct daemon *d = ctx;
+	if (vg_record_check(rec, len)) {
+		__atomic_add_fetch(&d->decode_errors, 1, __ATOMIC_RELAXED);
+		return 0;
+	}
+	const struct vg_hdr *h = rec;
+	__atomic_add_fetch(&d->received[h->hook], 1, __ATOMIC_RELAXED);
+	struct vg_event *ev = vg_event_new(rec, len);
+	if (!ev) {
+		__atomic_add_fetch(&d->user_dropped[h->hook], 1, __ATOMIC_RELAXED);
+		return 0;
+	}
+	const struct vg_task_ctx *t = &h->task;
+	ev->wall_ns = h->ts + (uint64_t)d->boot_to_wall_ns;
+	uint32_t target = 0;
+	switch (h->type) {
+	case VG_EV_EXEC: {
+		ev->img = pc_on_exec(&d->pc, rec, len);
+		if (ev->img)
+			prepare_hash(d, ev->img);
+		ev->nanc = pc_ancestors(&d->pc, t->pid, t->start_ns, ev->anc, ev->anc_pid, VG_MAX_ANCESTORS);
+		break;
+	}
+	case VG_EV_FORK: {
+		const struct vg_fork *f = rec;
+		pc_on_fork(&d->pc, t->pid, t->start_ns, f->child_pid, f->child_start_ns);
+		ev->img = image_of(d, t->pid, t->start_ns);
+		break;
+	}
+	case VG_EV_COMM:
+		target = ((const struct vg_comm *)rec)->target_pid;
+		ev->img = image_of(d, t->pid, t->start_ns);
+		break;
+	case VG_EV_PTRACE:
+		target = ((const struct vg_ptrace *)rec)->target_pid;
+		ev->img = image_of(d, t->pid, t->start_ns);
+		break;
+	case VG_EV_SIGNAL:
+		target = ((const struct vg_signal *)rec)->target_pid;
+		ev->img = image_of(d, t->pid, t->start_ns);
+		break;
+	default:
+		ev->img = image_of(d, t->pid, t->start_ns);
+		break;
+	}
+	if (target && target != t->pid) {
+		struct proc_entry *te = htab_get(&d->pc.procs, target);
+		if (!te)
+			te = pc_get(&d->pc, target, 0);
+		ev->target = te ? img_get(te->img) : NULL;
+	}
+	if (t->ppid) {
+		struct proc_entry *pe = htab_get(&d->pc.procs, t->ppid);
+		if (!pe)
+			pe = pc_get(&d->pc, t->ppid, 0);
+		ev->parent = pe ? img_get(pe->img) : NULL;
+	}
+	ev->cgroup = pc_cgroup(&d->pc, t->cgroup_id, t->pid);
+	if (h->type == VG_EV_EXIT)
+		pc_on_exit(&d->pc, t->pid);
+	enqueue(d, ev, h->hook);
+	return 0;
+}
+
+/* ---- periodic work -------------------------------------------------- */
+
+static void refresh_rates(struct daemon *d, double secs)
+{
+	uint64_t now[VG_HOOK_MAX][VG_CNT_MAX];
+	sensor_counters(d->sensor, now);
+	pthread_mutex_lock(&d->rate_lock);
+	double total = 0;
+	for (int h = 0; h < VG_HOOK_MAX; h++) {
+		double r = secs > 0 ? (double)(now[h][VG_CNT_EMITTED] - d->kcount[h][VG_CNT_EMITTED]) / secs : 0;
+		d->rates.events_per_sec[h] = r;
+		total += r;
+	}
+	d->rates.total_per_sec = total;
+	memcpy(d->kcount, now, sizeof(now));
+	pthread_mutex_unlock(&d->rate_lock);
+}
+
+static void emit_metrics(struct daemon *d)
+{
+	struct strbuf sb;
+	sb_init(&sb);
+	metrics_json(d, &sb);
+	struct vg_hdr zero = {0};
+	struct vg_event *ev = vg_event_new(&zero, sizeof(zero));
+	if (!ev || sb.oom) {
+		vg_event_free(ev);
+		sb_free(&sb);
+		return;
+	}
+	ev->wall_ns = clock_ns(CLOCK_REALTIME);
+	ev->extra_json = sb.buf; /* ownership moves to the event */
+	enqueue(d, ev, -1);
+}
+
+static int open_output(struct daemon *d, const char *path)
+{
+	if (!path || !*path) {
+		d->out = NULL;
+		return 0;
+	}
+	if (strcmp(path, "-") == 0) {
+		d->out = stdout;
+	} else {
+		int fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+		if (fd < 0) {
+			fprintf(stderr, "vigild: cannot open events output %s: %s\n", path, strerror(errno));
+			return -1;
+		}
+		d->out = fdopen(fd, "a");
+	}
+	if (d->out)
+		setvbuf(d->out, NULL, _IOFBF, 1 << 20);
+	return d->out ? 0 : -1;
+}
+
+static int take_lock(const char *run_dir)
+{
+	char path[512];
+	if (mkdir(run_dir, 0700) && errno != EEXIST) {
+		fprintf(stderr, "vigild: cannot create %s: %s\n", run_dir, strerror(errno));
+		return -1;
+	}
+	chmod(run_dir, 0700);
+	snprintf(path, sizeof(path), "%s/%s", run_dir, VIGIL_LOCK_NAME);
+	int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (fd < 0 || flock(fd, LOCK_EX | LOCK_NB)) {
+		fprintf(stderr, "vigild: another vigild is running (lock %s held)\n", path);
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	char pid[32];
+	int n = snprintf(pid, sizeof(pid), "%d\n", getpid());
+	if (ftruncate(fd, 0) == 0 && write(fd, pid, (size_t)n) != n)
+		fprintf(stderr, "vigild: cannot write pid to %s\n", path);
+	return fd;
+}
+
+static void read_host(struct vg_host *h, const struct proc_cache *pc)
+{
+	snprintf(h->name, sizeof(h->name), "%s", pc->hostname);
+	FILE *f = fopen("/etc/machine-id", "re");
+	if (f) {
+		if (fgets(h->id, sizeof(h->id), f))
+			h->id[strcspn(h->id, "\n")] = 0;
+		fclose(f);
+	}
+}
+
+static void reload(struct daemon *d)
+{
+	struct vigil_config c;
+	char err[512];
+	config_defaults(&c);
+	if (config_load(&c, d->config_path, err, sizeof(err))) {
+		fprintf(stderr, "vigild: reload refused, keeping the running configuration: %s\n", err);
+		config_free(&c);
+		return;
+	}
+	/* only what can change without re-attaching is taken */
+	c.ringbuf_mb = d->cfg.ringbuf_mb;
+	memcpy(c.hook_off, d->cfg.hook_off, sizeof(c.hook_off));
+	char *events_out = d->cfg.events_out;
+	d->cfg.events_out = NULL;
+	free(c.events_out);
+	c.events_out = events_out;
+	pthread_mutex_lock(&d->filter_lock);
+	config_free(&d->cfg);
+	d->cfg = c;
+	pthread_mutex_unlock(&d->filter_lock);
+	if (filters_apply(d, err, sizeof(err)))
+		fprintf(stderr, "vigild: reload: %s\n", err);
+	else
+		fprintf(stderr, "vigild: configuration reloaded from %s\n", d->config_path);
+}
+
+static void usage(void)
+{
+	fprintf(stderr,
+		"usage: vigild [--config FILE] [--events-out PATH|-] [--run-dir DIR] [--foreground] [-v]\n"
+		"  Records process, file, network and privilege events with eBPF.\n"
+		"  --config FILE      configuration (default /etc/vigil/vigild.conf)\n"
+		"  --events-out PATH  write each event as a JSON line ('-' = stdout)\n"
+		"  --run-dir DIR      lock file and API socket (default " VIGIL_RUN_DIR ")\n");
+}
+
+int main(int argc, char **argv)
+{
+	static struct daemon dd;
+	struct daemon *d = &dd;
+	d->config_path = "/etc/vigil/vigild.conf";
+	d->run_dir = VIGIL_RUN_DIR;
+	static const struct option opts[] = {
+		{"config", required_argument, 0, 'c'}, {"events-out", required_argument, 0, 'o'},
+		{"run-dir", required_argument, 0, 'r'}, {"foreground", no_argument, 0, 'f'},
+		{"help", no_argument, 0, 'h'}, {0, 0, 0, 0},
+	};
+	int c;
+	while ((c = getopt_long(argc, argv, "c:o:r:fhv", opts, NULL)) != -1) {
+		switch (c) {
+		case 'c': d->config_path = optarg; break;
+		case 'o': d->events_out_arg = optarg; break;
+		case 'r': d->run_dir = optarg; break;
+		case 'f': break;
+		case 'v': d->verbose++; break;
+		case 'h': usage(); return 0;
+		default: usage(); return 2;
+		}
+	}
+	if (optind < argc) {
+		usage();
+		return 2;
+	}
+	if (geteuid() != 0) {
+		fprintf(stderr, "vigild: must run as root (it loads eBPF programs)\n");
+		return 1;
+	}
+	umask(077);
+	char err[512];
+	config_defaults(&d->cfg);
+	if (config_load(&d->cfg, d->config_path, err, sizeof(err))) {
+		fprintf(stderr, "vigild: %s\n", err);
+		return 1;
+	}
+	if (d->events_out_arg) {
+		free(d->cfg.events_out);
+		d->cfg.events_out = strdup(d->events_out_arg);
+	}
+	int lock_fd = take_lock(d->run_dir);
+	if (lock_fd < 0)
+		return 1;
+
+	pthread_mutex_init(&d->qlock, NULL);
+	pthread_cond_init(&d->qcond, NULL);
+	pthread_mutex_init(&d->rate_lock, NULL);
+	pthread_mutex_init(&d->filter_lock, NULL);
+	exehash_init((uint64_t)d->cfg.hash_max_mb << 20);
+	if (pc_init(&d->pc, "/proc")) {
+		fprintf(stderr, "vigild: out of memory\n");
+		return 1;
+	}
+	read_host(&d->host, &d->pc);
+	if (open_output(d, d->cfg.events_out))
+		return 1;
+
+	struct sigaction sa = {.sa_handler = on_signal};
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+
+	struct sensor_opts so = {
+		.ringbuf_bytes = (size_t)d->cfg.ringbuf_mb << 20,
+		.argv_max = d->cfg.argv_max,
+		.env_max = d->cfg.env_max,
+		.module_fallback = d->cfg.module_fallback,
+		.on_record = on_record,
+		.ctx = d,
+		.log = log_line,
+	};
+	memcpy(so.hook_off, d->cfg.hook_off, sizeof(so.hook_off));
+	if (sensor_open(&d->sensor, &so, err, sizeof(err))) {
+		fprintf(stderr, "vigild: %s\n", err);
+		return 1;
+	}
+	if (filters_apply(d, err, sizeof(err)))
+		fprintf(stderr, "vigild: %s\n", err);
+	/* processes that started before vigild get their context from /proc */
+	int scanned = pc_scan(&d->pc);
+	d->boot_to_wall_ns = (int64_t)(clock_ns(CLOCK_REALTIME) - clock_ns(CLOCK_BOOTTIME));
+	d->start_mono_ns = clock_ns(CLOCK_MONOTONIC);
+	pthread_create(&d->out_thread, NULL, output_main, d);
+	if (api_start(d))
+		fprintf(stderr, "vigild: API socket unavailable; `vigil` cannot reach this daemon\n");
+	fprintf(stderr, "vigild: ready (%d programs attached, %d processes from /proc)\n",
+		sensor_attached(d->sensor), scanned);
+
+	uint64_t last_rate = clock_ns(CLOCK_MONOTONIC), last_metrics = last_rate, last_sens = last_rate;
+	while (!got_stop) {
+		int r = sensor_poll(d->sensor, 100);
+		if (r < 0 && r != -EINTR) {
+			fprintf(stderr, "vigild: ring buffer poll failed: %s\n", strerror(-r));
+			break;
+		}
+		if (got_hup) {
+			got_hup = 0;
+			reload(d);
+		}
+		uint64_t now = clock_ns(CLOCK_MONOTONIC);
+		if (now - last_rate >= 1000000000ULL) {
+			refresh_rates(d, (double)(now - last_rate) / 1e9);
+			last_rate = now;
+			/* wall clock may be stepped (NTP): keep boot->wall current */
+			d->boot_to_wall_ns = (int64_t)(clock_ns(CLOCK_REALTIME) - clock_ns(CLOCK_BOOTTIME));
+		}
+		if (d->cfg.metrics_interval && now - last_metrics >= d->cfg.metrics_interval * 1000000000ULL) {
+			emit_metrics(d);
+			last_metrics = now;
+		}
+		if (now - last_sens >= 30000000000ULL) {
+			filters_refresh_sensitive(d);
+			last_sens = now;
+		}
+	}
+	/* drain what the kernel already produced, then stop everything */
+	sensor_poll(d->sensor, 0);
+	api_stop(d);
+	sensor_close(d->sensor);
+	d->sensor = NULL;
+	emit_metrics(d);
+	pthread_mutex_lock(&d->qlock);
+	d->stopping = true;
+	pthread_cond_signal(&d->qcond);
+	pthread_mutex_unlock(&d->qlock);
+	pthread_join(d->out_thread, NULL);
+	if (d->out && d->out != stdout)
+		fclose(d->out);
+	else if (d->out)
+		fflush(d->out);
+	pc_free(&d->pc);
+	config_free(&d->cfg);
+	close(lock_fd);
+	fprintf(stderr, "vigild: stopped\n");
+	return 0;
+}

@@ -1,0 +1,150 @@
+/* `vigil status` and the periodic self-metrics event. */
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include "daemon.h"
+
+struct self_usage {
+	double cpu_seconds;
+	long rss_kib;
+};
+
+static void self_usage(struct self_usage *u)
+{
+	u->cpu_seconds = 0;
+	u->rss_kib = 0;
+	struct timespec ts;
+	if (clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts) == 0)
+		u->cpu_seconds = (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+	FILE *f = fopen("/proc/self/status", "re");
+	if (!f)
+		return;
+	char line[256];
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "VmRSS: %ld", &u->rss_kib) == 1)
+			break;
+	fclose(f);
+}
+
+struct snapshot {
+	uint64_t k[VG_HOOK_MAX][VG_CNT_MAX];
+	uint64_t user_dropped[VG_HOOK_MAX];
+	struct hook_rates rates;
+	uint64_t drops_total, emitted_total, filtered_total;
+};
+
+static void snap(struct daemon *d, struct snapshot *s)
+{
+	memset(s, 0, sizeof(*s));
+	pthread_mutex_lock(&d->rate_lock);
+	if (d->sensor)
+		sensor_counters(d->sensor, s->k);
+	else
+		memcpy(s->k, d->kcount, sizeof(s->k));
+	s->rates = d->rates;
+	pthread_mutex_unlock(&d->rate_lock);
+	for (int h = 0; h < VG_HOOK_MAX; h++) {
+		s->user_dropped[h] = __atomic_load_n(&d->user_dropped[h], __ATOMIC_RELAXED);
+		s->drops_total += s->k[h][VG_CNT_RB_FULL] + s->k[h][VG_CNT_RATE_LIMITED] + s->user_dropped[h];
+		s->emitted_total += s->k[h][VG_CNT_EMITTED];
+		s->filtered_total += s->k[h][VG_CNT_FILTERED];
+	}
+}
+
+static double last_cpu, last_wall;
+
+void metrics_json(struct daemon *d, struct strbuf *out)
+{
+	struct snapshot s;
+	struct self_usage u;
+	snap(d, &s);
+	self_usage(&u);
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	double wall = (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+	double cpu_pct = 0;
+	if (last_wall > 0 && wall > last_wall)
+		cpu_pct = 100.0 * (u.cpu_seconds - last_cpu) / (wall - last_wall);
+	last_cpu = u.cpu_seconds;
+	last_wall = wall;
+	pthread_mutex_lock(&d->qlock);
+	size_t qlen = d->qlen;
+	pthread_mutex_unlock(&d->qlock);
+	struct jw w;
+	jw_init(&w, out);
+	jw_obj_open(&w, NULL);
+	jw_obj_open(&w, "metrics");
+	jw_uint(&w, "events_total", s.emitted_total);
+	jw_int(&w, "events_per_sec", (int64_t)(s.rates.total_per_sec + 0.5));
+	jw_uint(&w, "drops_total", s.drops_total);
+	jw_uint(&w, "filtered_total", s.filtered_total);
+	jw_uint(&w, "decode_errors", __atomic_load_n(&d->decode_errors, __ATOMIC_RELAXED));
+	jw_uint(&w, "written", __atomic_load_n(&d->written, __ATOMIC_RELAXED));
+	jw_uint(&w, "write_errors", __atomic_load_n(&d->write_errors, __ATOMIC_RELAXED));
+	jw_uint(&w, "queue_depth", qlen);
+	jw_int(&w, "rss_kib", u.rss_kib);
+	char pct[32];
+	snprintf(pct, sizeof(pct), "%.2f", cpu_pct);
+	jw_raw(&w, "cpu_percent", pct);
+	jw_uint(&w, "proc_cache_entries", d->pc.procs.count);
+	jw_obj_open(&w, "drops");
+	for (int h = 0; h < VG_HOOK_MAX; h++) {
+		uint64_t n = s.k[h][VG_CNT_RB_FULL] + s.k[h][VG_CNT_RATE_LIMITED] + s.user_dropped[h];
+		if (n)
+			jw_uint(&w, sensor_hooks[h].name, n);
+	}
+	jw_obj_close(&w);
+	jw_obj_close(&w);
+	jw_obj_close(&w);
+}
+
+void status_text(struct daemon *d, struct strbuf *out, bool json)
+{
+	struct snapshot s;
+	struct self_usage u;
+	snap(d, &s);
+	self_usage(&u);
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	double up = ((double)ts.tv_sec * 1e9 + (double)ts.tv_nsec - (double)d->start_mono_ns) / 1e9;
+	if (json) {
+		struct jw w;
+		jw_init(&w, out);
+		jw_obj_open(&w, NULL);
+		jw_int(&w, "pid", getpid());
+		jw_int(&w, "uptime_s", (int64_t)up);
+		jw_int(&w, "rss_kib", u.rss_kib);
+		jw_int(&w, "events_per_sec", (int64_t)(s.rates.total_per_sec + 0.5));
+		jw_uint(&w, "events_total", s.emitted_total);
+		jw_uint(&w, "drops_total", s.drops_total);
+		jw_uint(&w, "decode_errors", __atomic_load_n(&d->decode_errors, __ATOMIC_RELAXED));
+		jw_obj_open(&w, "hooks");
+		for (int h = 0; h < VG_HOOK_MAX; h++) {
+			jw_obj_open(&w, sensor_hooks[h].name);
+			jw_bool(&w, "active", d->sensor && sensor_hook_active(d->sensor, h));
+			jw_uint(&w, "events", s.k[h][VG_CNT_EMITTED]);
+			jw_int(&w, "events_per_sec", (int64_t)(s.rates.events_per_sec[h] + 0.5));
+			jw_uint(&w, "dropped_ringbuf_full", s.k[h][VG_CNT_RB_FULL]);
+			jw_uint(&w, "dropped_rate_limited", s.k[h][VG_CNT_RATE_LIMITED]);
+			jw_uint(&w, "dropped_userspace", s.user_dropped[h]);
+			jw_uint(&w, "filtered", s.k[h][VG_CNT_FILTERED]);
+			jw_obj_close(&w);
+		}
+		jw_obj_close(&w);
+		jw_obj_close(&w);
+		return;
+	}
+	sb_printf(out, "vigild pid %d, up %.0f s, RSS %ld KiB, %.0f events/s, %llu events, %llu dropped\n",
+		  getpid(), up, u.rss_kib, s.rates.total_per_sec, (unsigned long long)s.emitted_total,
+		  (unsigned long long)s.drops_total);
+	sb_printf(out, "%-10s %-6s %10s %12s %10s %10s %10s %10s\n", "hook", "active", "events/s", "events",
+		  "rb_full", "rate_cap", "userspace", "filtered");
+	for (int h = 0; h < VG_HOOK_MAX; h++)
+		sb_printf(out, "%-10s %-6s %10.0f %12llu %10llu %10llu %10llu %10llu\n", sensor_hooks[h].name,
+			  d->sensor && sensor_hook_active(d->sensor, h) ? "yes" : "no",
+			  s.rates.events_per_sec[h], (unsigned long long)s.k[h][VG_CNT_EMITTED],
+			  (unsigned long long)s.k[h][VG_CNT_RB_FULL],
+			  (unsigned long long)s.k[h][VG_CNT_RATE_LIMITED],
+			  (unsigned long long)s.user_dropped[h], (unsigned long long)s.k[h][VG_CNT_FILTERED]);
+}

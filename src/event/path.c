@@ -1,0 +1,48 @@
+#include <string.h>
+#include "event.h"
+
+size_t vg_path_resolve(const char *base, const char *path, char *out, size_t cap)
+{
+	/* component stack as offsets into out */
+	size_t marks[256];
+	int depth = 0;
+	size_t len = 0;
+	if (cap < 2) {
+		if (cap)
+			out[0] = 0;
+		return 0;
+	}
+	out[len++] = '/';
+	const char *parts[2] = {path && path[0] == '/' ? NULL : base, path};
+	for (int p = 0; p < 2; p++) {
+		const char *s = parts[p];
+		if (!s)
+			continue;
+		while (*s) {
+			while (*s == '/')
+				s++;
+			if (!*s)
+				break;
+			const char *e = strchr(s, '/');
+			size_t n = e ? (size_t)(e - s) : strlen(s);
+			if (n == 1 && s[0] == '.') {
+				/* nothing */
+			} else if (n == 2 && s[0] == '.' && s[1] == '.') {
+				if (depth > 0)
+					len = marks[--depth];
+			} else {
+				if (depth < 256)
+					marks[depth++] = len;
+				if (len > 1 && len < cap - 1)
+					out[len++] = '/';
+				size_t room = cap - 1 - len;
+				size_t c = n < room ? n : room;
+				memcpy(out + len, s, c);
+				len += c;
+			}
+			s += n;
+		}
+	}
+	out[len] = 0;
+	return len;
+}

@@ -1,0 +1,485 @@
+/* Loading and attaching the BPF objects, ring buffer consumption, counters
+ * and filter maps. Each domain object is loaded separately; all share the
+ * maps of the process object, so one ring buffer carries everything. */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <unistd.h>
+#include <bpf/bpf.h>
+#include <bpf/btf.h>
+#include <bpf/libbpf.h>
+
+#include "sensor.h"
+#include "hooks.h"
+#include "process.skel.h"
+#include "file.skel.h"
+#include "net.skel.h"
+#include "priv.skel.h"
+
+#define MAX_LINKS 256
+
+struct sensor {
+	struct vgskel_process *process;
+	struct vgskel_file *file;
+	struct vgskel_net *net;
+	struct vgskel_priv *priv;
+	struct bpf_object *objs[4];
+	int nobjs;
+	struct bpf_link *links[MAX_LINKS];
+	int nlinks;
+	bool hook_active[VG_HOOK_MAX];
+	struct ring_buffer *rb;
+	int ncpus;
+	int fd_counters, fd_config, fd_rate_cfg, fd_ignore_exe, fd_ignore_cgroup,
+	    fd_ignore_path, fd_watch_path, fd_sensitive;
+	struct btf *vmlinux;
+	const char *tracefs;
+	struct sensor_opts opts;
+};
+
+static void say(const struct sensor_opts *o, const char *fmt, ...)
+{
+	char line[512];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	if (o->log)
+		o->log(line);
+	else
+		fprintf(stderr, "vigild: %s\n", line);
+}
+
+static int quiet_libbpf(enum libbpf_print_level level, const char *fmt, va_list ap)
+{
+	if (level == LIBBPF_WARN && getenv("VIGIL_BPF_DEBUG"))
+		return vfprintf(stderr, fmt, ap);
+	if (level == LIBBPF_DEBUG && getenv("VIGIL_BPF_DEBUG"))
+		return vfprintf(stderr, fmt, ap);
+	return 0;
+}
+
+static bool exists(const char *path)
+{
+	struct stat st;
+	return stat(path, &st) == 0;
+}
+
+/* tracefs may not be mounted (containers, minimal systems): mount it. */
+static const char *find_tracefs(void)
+{
+	if (exists("/sys/kernel/tracing/events"))
+		return "/sys/kernel/tracing";
+	if (mount("tracefs", "/sys/kernel/tracing", "tracefs", 0, NULL) == 0 &&
+	    exists("/sys/kernel/tracing/events"))
+		return "/sys/kernel/tracing";
+	if (exists("/sys/kernel/debug/tracing/events"))
+		return "/sys/kernel/debug/tracing";
+	if (mount("debugfs", "/sys/kernel/debug", "debugfs", 0, NULL) == 0 &&
+	    exists("/sys/kernel/debug/tracing/events"))
+		return "/sys/kernel/debug/tracing";
+	return NULL;
+}
+
+static bool tracepoint_exists(struct sensor *s, const char *cat_event)
+{
+	char path[512];
+	if (!s->tracefs)
+		return false;
+	snprintf(path, sizeof(path), "%s/events/%s", s->tracefs, cat_event);
+	return exists(path);
+}
+
+static bool btf_tracepoint_exists(struct sensor *s, const char *name)
+{
+	char tname[256];
+	if (!s->vmlinux)
+		return false;
+	snprintf(tname, sizeof(tname), "btf_trace_%s", name);
+	return btf__find_by_name_kind(s->vmlinux, tname, BTF_KIND_TYPEDEF) > 0;
+}
+
+/* Whether the attach point of a program exists on this kernel; fills
+ * `what` with the missing thing for the message. */
+static bool attach_point_exists(struct sensor *s, struct bpf_program *p, char *what, size_t n)
+{
+	const char *sec = bpf_program__section_name(p);
+	if (strncmp(sec, "tracepoint/", 11) == 0) {
+		snprintf(what, n, "tracepoint %s", sec + 11);
+		return tracepoint_exists(s, sec + 11);
+	}
+	if (strncmp(sec, "tp_btf/", 7) == 0) {
+		snprintf(what, n, "BTF tracepoint %s", sec + 7);
+		return btf_tracepoint_exists(s, sec + 7);
+	}
+	snprintf(what, n, "%s", sec);
+	return true;
+}
+
+static int reuse_shared_maps(struct bpf_object *owner, struct bpf_object *obj)
+{
+	struct bpf_map *m;
+	bpf_object__for_each_map(m, obj)
+	{
+		const char *name = bpf_map__name(m);
+		if (name[0] == '.')
+			continue; /* .rodata/.bss are per object */
+		struct bpf_map *o = bpf_object__find_map_by_name(owner, name);
+		if (!o)
+			continue;
+		int err = bpf_map__reuse_fd(m, bpf_map__fd(o));
+		if (err)
+			return err;
+	}
+	return 0;
+}
+
+/* Decides, per program, whether to load it: its hook must be enabled and
+ * its attach point present; fallbacks load only when what they replace is
+ * missing. Prints one line per degraded hook. */
+static void choose_programs(struct sensor *s, struct bpf_object *obj, bool reported[VG_HOOK_MAX])
+{
+	struct bpf_program *p;
+	bpf_object__for_each_program(p, obj)
+	{
+		const char *name = bpf_program__name(p);
+		const struct sensor_prog_info *info = sensor_prog_lookup(name);
+		char what[300];
+		bool load = true;
+		if (!info) {
+			say(&s->opts, "internal: BPF program %s has no hook; not loaded", name);
+			bpf_program__set_autoload(p, false);
+			continue;
+		}
+		if (s->opts.hook_off[info->hook])
+			load = false;
+		else if (info->fallback_for) {
+			load = !tracepoint_exists(s, info->fallback_for) && s->opts.module_fallback;
+			if (load && !reported[info->hook]) {
+				say(&s->opts,
+				    "kernel lacks tracepoint %s: %s are recorded through the raw_syscalls "
+				    "sys_exit fallback (set module_fallback = off to save its per-syscall cost)",
+				    info->fallback_for, sensor_hooks[info->hook].what);
+				reported[info->hook] = true;
+			}
+		} else if (!attach_point_exists(s, p, what, sizeof(what))) {
+			load = false;
+			const struct sensor_prog_info *fb = NULL;
+			for (const struct sensor_prog_info *q = sensor_progs; q->name; q++)
+				if (q->hook == info->hook && q->fallback_for)
+					fb = q;
+			if (!reported[info->hook] && !(fb && s->opts.module_fallback)) {
+				say(&s->opts, "kernel lacks %s: %s are not recorded", what,
+				    sensor_hooks[info->hook].what);
+				reported[info->hook] = true;
+			}
+		}
+		bpf_program__set_autoload(p, load);
+	}
+}
+
+static int attach_all(struct sensor *s, struct bpf_object *obj)
+{
+	struct bpf_program *p;
+	bpf_object__for_each_program(p, obj)
+	{
+		if (!bpf_program__autoload(p))
+			continue;
+		const struct sensor_prog_info *info = sensor_prog_lookup(bpf_program__name(p));
+		struct bpf_link *l = bpf_program__attach(p);
+		if (!l) {
+			say(&s->opts, "cannot attach %s (%s): %s; %s are incomplete",
+			    bpf_program__name(p), bpf_program__section_name(p), strerror(errno),
+			    info ? sensor_hooks[info->hook].what : "events");
+			continue;
+		}
+		if (s->nlinks >= MAX_LINKS) {
+			bpf_link__destroy(l);
+			return -E2BIG;
+		}
+		s->links[s->nlinks++] = l;
+		if (info)
+			s->hook_active[info->hook] = true;
+	}
+	return 0;
+}
+
+static int on_ring_record(void *ctx, void *data, size_t len)
+{
+	struct sensor *s = ctx;
+	return s->opts.on_record(s->opts.ctx, data, len);
+}
+
+static int set_config(struct sensor *s, uint32_t key, uint64_t value)
+{
+	return bpf_map_update_elem(s->fd_config, &key, &value, BPF_ANY) ? -errno : 0;
+}
+
+/* Loads one domain object; a domain that fails to load is reported and
+ * skipped so the others still work. */
+static int load_domain(struct sensor *s, struct bpf_object *obj, const char *domain,
+		       bool reported[VG_HOOK_MAX], char *err, size_t errlen)
+{
+	if (s->nobjs > 0) {
+		int e = reuse_shared_maps(s->objs[0], obj);
+		if (e) {
+			snprintf(err, errlen, "%s: cannot share maps: %s", domain, strerror(-e));
+			return e;
+		}
+	} else {
+		struct bpf_map *m = bpf_object__find_map_by_name(obj, "vg_scratch_map");
+		bpf_map__set_max_entries(m, s->ncpus);
+		m = bpf_object__find_map_by_name(obj, "vg_rb");
+		bpf_map__set_max_entries(m, s->opts.ringbuf_bytes);
+	}
+	choose_programs(s, obj, reported);
+	int e = bpf_object__load(obj);
+	if (e) {
+		snprintf(err, errlen, "%s BPF object failed to load: %s (VIGIL_BPF_DEBUG=1 shows the verifier log)",
+			 domain, strerror(-e));
+		return e;
+	}
+	s->objs[s->nobjs++] = obj;
+	return attach_all(s, obj);
+}
+
+#define MAP_FD(obj, name) bpf_map__fd(bpf_object__find_map_by_name(obj, name))
+
+int sensor_open(struct sensor **out, const struct sensor_opts *opts, char *err, size_t errlen)
+{
+	struct sensor *s = calloc(1, sizeof(*s));
+	if (!s) {
+		snprintf(err, errlen, "out of memory");
+		return -ENOMEM;
+	}
+	s->opts = *opts;
+	libbpf_set_print(quiet_libbpf);
+	s->ncpus = libbpf_num_possible_cpus();
+	if (s->ncpus <= 0)
+		s->ncpus = 1;
+	s->tracefs = find_tracefs();
+	if (!s->tracefs)
+		say(&s->opts, "tracefs is not mounted and cannot be: syscall tracepoints unavailable");
+	s->vmlinux = btf__load_vmlinux_btf();
+	if (!s->vmlinux)
+		say(&s->opts, "kernel has no BTF (/sys/kernel/btf/vmlinux): BTF tracepoints unavailable");
+
+	bool reported[VG_HOOK_MAX] = {0};
+	int e;
+	s->process = vgskel_process__open();
+	if (!s->process) {
+		snprintf(err, errlen, "cannot open the process BPF object: %s", strerror(errno));
+		e = -errno;
+		goto fail;
+	}
+	e = load_domain(s, s->process->obj, "process", reported, err, errlen);
+	if (e)
+		goto fail;
+
+	struct bpf_object *owner = s->objs[0];
+	s->fd_counters = MAP_FD(owner, "vg_counters");
+	s->fd_config = MAP_FD(owner, "vg_config");
+	s->fd_rate_cfg = MAP_FD(owner, "vg_rate_cfg");
+	s->fd_ignore_exe = MAP_FD(owner, "vg_ignore_exe");
+	s->fd_ignore_cgroup = MAP_FD(owner, "vg_ignore_cgroup");
+	s->fd_ignore_path = MAP_FD(owner, "vg_ignore_path");
+	s->fd_watch_path = MAP_FD(owner, "vg_watch_path");
+	s->fd_sensitive = MAP_FD(owner, "vg_sensitive");
+	set_config(s, VG_CFG_SELF_TGID, getpid());
+	set_config(s, VG_CFG_ARGV_MAX, opts->argv_max);
+	set_config(s, VG_CFG_ENV_MAX, opts->env_max);
+
+	/* The other domains are optional: one that fails is reported. */
+	char derr[256];
+	s->file = vgskel_file__open();
+	if (s->file && load_domain(s, s->file->obj, "file", reported, derr, sizeof(derr)))
+		say(&s->opts, "%s; file events are not recorded", derr);
+	s->net = vgskel_net__open();
+	if (s->net && load_domain(s, s->net->obj, "net", reported, derr, sizeof(derr)))
+		say(&s->opts, "%s; network events are not recorded", derr);
+	s->priv = vgskel_priv__open();
+	if (s->priv && load_domain(s, s->priv->obj, "priv", reported, derr, sizeof(derr)))
+		say(&s->opts, "%s; privilege events are not recorded", derr);
+
+	s->rb = ring_buffer__new(MAP_FD(owner, "vg_rb"), on_ring_record, s, NULL);
+	if (!s->rb) {
+		e = -errno;
+		snprintf(err, errlen, "cannot open the ring buffer: %s", strerror(errno));
+		goto fail;
+	}
+	*out = s;
+	return 0;
+fail:
+	sensor_close(s);
+	return e ? e : -EINVAL;
+}
+
+int sensor_attached(const struct sensor *s)
+{
+	return s->nlinks;
+}
+
+bool sensor_hook_active(const struct sensor *s, int hook)
+{
+	return hook >= 0 && hook < VG_HOOK_MAX && s->hook_active[hook];
+}
+
+int sensor_poll(struct sensor *s, int timeout_ms)
+{
+	return ring_buffer__poll(s->rb, timeout_ms);
+}
+
+int sensor_epoll_fd(struct sensor *s)
+{
+	return ring_buffer__epoll_fd(s->rb);
+}
+
+void sensor_counters(struct sensor *s, uint64_t out[VG_HOOK_MAX][VG_CNT_MAX])
+{
+	uint64_t *vals = calloc(s->ncpus, sizeof(uint64_t));
+	memset(out, 0, sizeof(uint64_t) * VG_HOOK_MAX * VG_CNT_MAX);
+	if (!vals)
+		return;
+	for (uint32_t h = 0; h < VG_HOOK_MAX; h++)
+		for (uint32_t c = 0; c < VG_CNT_MAX; c++) {
+			uint32_t key = h * VG_CNT_MAX + c;
+			if (bpf_map_lookup_elem(s->fd_counters, &key, vals))
+				continue;
+			for (int i = 0; i < s->ncpus; i++)
+				out[h][c] += vals[i];
+		}
+	free(vals);
+}
+
+void sensor_close(struct sensor *s)
+{
+	if (!s)
+		return;
+	for (int i = 0; i < s->nlinks; i++)
+		bpf_link__destroy(s->links[i]);
+	ring_buffer__free(s->rb);
+	vgskel_priv__destroy(s->priv);
+	vgskel_net__destroy(s->net);
+	vgskel_file__destroy(s->file);
+	vgskel_process__destroy(s->process);
+	btf__free(s->vmlinux);
+	free(s);
+}
+
+uint32_t sensor_kdev(uint64_t st_dev)
+{
+	return (major(st_dev) << 20) | minor(st_dev);
+}
+
+struct inode_key {
+	uint64_t ino;
+	uint32_t dev;
+	uint32_t pad;
+};
+
+static int inode_map(int fd, struct sensor_inode ino, bool add)
+{
+	struct inode_key k = {.ino = ino.ino, .dev = ino.dev};
+	uint8_t one = 1;
+	int r = add ? bpf_map_update_elem(fd, &k, &one, BPF_ANY) : bpf_map_delete_elem(fd, &k);
+	return r ? -errno : 0;
+}
+
+int sensor_ignore_exe(struct sensor *s, struct sensor_inode ino, bool add)
+{
+	return inode_map(s->fd_ignore_exe, ino, add);
+}
+
+int sensor_sensitive(struct sensor *s, struct sensor_inode ino, bool add)
+{
+	return inode_map(s->fd_sensitive, ino, add);
+}
+
+/* Empties a hash or LPM map: always delete the first key, since a
+ * deleted key cannot be the cursor of the next lookup. */
+static void clear_map(int fd)
+{
+	uint8_t key[sizeof(uint32_t) + VG_PREFIX_MAX];
+	for (int guard = 0; guard < 1 << 20; guard++) {
+		if (bpf_map_get_next_key(fd, NULL, key) != 0)
+			return;
+		if (bpf_map_delete_elem(fd, key) != 0)
+			return;
+	}
+}
+
+int sensor_clear_sensitive(struct sensor *s)
+{
+	clear_map(s->fd_sensitive);
+	return 0;
+}
+
+void sensor_clear_filters(struct sensor *s)
+{
+	clear_map(s->fd_ignore_exe);
+	clear_map(s->fd_ignore_cgroup);
+	clear_map(s->fd_ignore_path);
+	clear_map(s->fd_watch_path);
+	clear_map(s->fd_sensitive);
+}
+
+int sensor_ignore_cgroup(struct sensor *s, uint64_t id, bool add)
+{
+	uint8_t one = 1;
+	int r = add ? bpf_map_update_elem(s->fd_ignore_cgroup, &id, &one, BPF_ANY)
+		    : bpf_map_delete_elem(s->fd_ignore_cgroup, &id);
+	return r ? -errno : 0;
+}
+
+struct prefix_key {
+	uint32_t prefixlen;
+	char data[VG_PREFIX_MAX];
+};
+
+static int prefix_map(int fd, const char *prefix, bool add)
+{
+	struct prefix_key k;
+	size_t n = strlen(prefix);
+	if (n == 0 || n > VG_PREFIX_MAX)
+		return -ENAMETOOLONG;
+	memset(&k, 0, sizeof(k));
+	memcpy(k.data, prefix, n);
+	k.prefixlen = n * 8;
+	uint8_t one = 1;
+	int r = add ? bpf_map_update_elem(fd, &k, &one, BPF_ANY) : bpf_map_delete_elem(fd, &k);
+	return r ? -errno : 0;
+}
+
+int sensor_ignore_path(struct sensor *s, const char *prefix, bool add)
+{
+	return prefix_map(s->fd_ignore_path, prefix, add);
+}
+
+int sensor_watch_path(struct sensor *s, const char *prefix, bool add)
+{
+	return prefix_map(s->fd_watch_path, prefix, add);
+}
+
+int sensor_set_rate(struct sensor *s, int hook, uint64_t per_sec)
+{
+	struct {
+		uint64_t rate, burst;
+	} v;
+	uint32_t key = hook;
+	if (hook < 0 || hook >= VG_HOOK_MAX)
+		return -EINVAL;
+	/* buckets are per CPU: split the host-wide cap */
+	v.rate = per_sec ? (per_sec + s->ncpus - 1) / s->ncpus : 0;
+	v.burst = v.rate;
+	return bpf_map_update_elem(s->fd_rate_cfg, &key, &v, BPF_ANY) ? -errno : 0;
+}
+
+int sensor_set_filters_on(struct sensor *s, unsigned mask)
+{
+	return set_config(s, VG_CFG_FILTERS_ON, mask);
+}

@@ -1,0 +1,250 @@
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "strbuf.h"
+
+void sb_init(struct strbuf *sb)
+{
+	memset(sb, 0, sizeof(*sb));
+}
+
+void sb_free(struct strbuf *sb)
+{
+	free(sb->buf);
+	sb_init(sb);
+}
+
+void sb_reset(struct strbuf *sb)
+{
+	sb->len = 0;
+	sb->oom = false;
+	if (sb->buf)
+		sb->buf[0] = 0;
+}
+
+static bool sb_grow(struct strbuf *sb, size_t extra)
+{
+	if (sb->oom)
+		return false;
+	if (sb->len + extra + 1 <= sb->cap)
+		return true;
+	size_t cap = sb->cap ? sb->cap : 256;
+	while (cap < sb->len + extra + 1)
+		cap *= 2;
+	char *nb = realloc(sb->buf, cap);
+	if (!nb) {
+		sb->oom = true;
+		return false;
+	}
+	sb->buf = nb;
+	sb->cap = cap;
+	return true;
+}
+
+void sb_put(struct strbuf *sb, const void *data, size_t n)
+{
+	if (!sb_grow(sb, n))
+		return;
+	memcpy(sb->buf + sb->len, data, n);
+	sb->len += n;
+	sb->buf[sb->len] = 0;
+}
+
+void sb_puts(struct strbuf *sb, const char *s)
+{
+	sb_put(sb, s, strlen(s));
+}
+
+void sb_putc(struct strbuf *sb, char c)
+{
+	sb_put(sb, &c, 1);
+}
+
+void sb_printf(struct strbuf *sb, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	int n = vsnprintf(NULL, 0, fmt, ap);
+	va_end(ap);
+	if (n < 0 || !sb_grow(sb, (size_t)n))
+		return;
+	va_start(ap, fmt);
+	vsnprintf(sb->buf + sb->len, (size_t)n + 1, fmt, ap);
+	va_end(ap);
+	sb->len += (size_t)n;
+}
+
+/* Length of a valid UTF-8 sequence at s (max n bytes), or 0. */
+static size_t utf8_seq(const unsigned char *s, size_t n)
+{
+	size_t len;
+	unsigned c = s[0];
+	if (c < 0x80)
+		return 1;
+	if (c >= 0xC2 && c <= 0xDF)
+		len = 2;
+	else if (c >= 0xE0 && c <= 0xEF)
+		len = 3;
+	else if (c >= 0xF0 && c <= 0xF4)
+		len = 4;
+	else
+		return 0;
+	if (len > n)
+		return 0;
+	for (size_t i = 1; i < len; i++)
+		if ((s[i] & 0xC0) != 0x80)
+			return 0;
+	if (len == 3 && c == 0xE0 && s[1] < 0xA0)
+		return 0;
+	if (len == 3 && c == 0xED && s[1] > 0x9F)
+		return 0;
+	if (len == 4 && c == 0xF0 && s[1] < 0x90)
+		return 0;
+	if (len == 4 && c == 0xF4 && s[1] > 0x8F)
+		return 0;
+	return len;
+}
+
+void sb_json_str(struct strbuf *sb, const char *str, size_t n)
+{
+	static const char hex[] = "0123456789abcdef";
+	const unsigned char *s = (const unsigned char *)str;
+	sb_putc(sb, '"');
+	size_t i = 0;
+	while (i < n) {
+		size_t run = i;
+		/* copy plain printable ASCII in one go */
+		while (run < n && s[run] >= 0x20 && s[run] < 0x80 && s[run] != '"' && s[run] != '\\')
+			run++;
+		if (run > i) {
+			sb_put(sb, s + i, run - i);
+			i = run;
+			continue;
+		}
+		unsigned char c = s[i];
+		char esc[8];
+		switch (c) {
+		case '"': sb_puts(sb, "\\\""); i++; continue;
+		case '\\': sb_puts(sb, "\\\\"); i++; continue;
+		case '\n': sb_puts(sb, "\\n"); i++; continue;
+		case '\r': sb_puts(sb, "\\r"); i++; continue;
+		case '\t': sb_puts(sb, "\\t"); i++; continue;
+		default: break;
+		}
+		if (c < 0x20) {
+			memcpy(esc, "\\u00", 4);
+			esc[4] = hex[c >> 4];
+			esc[5] = hex[c & 15];
+			sb_put(sb, esc, 6);
+			i++;
+			continue;
+		}
+		size_t len = utf8_seq(s + i, n - i);
+		if (len) {
+			sb_put(sb, s + i, len);
+			i += len;
+		} else {
+			/* keep invalid bytes visible rather than dropping them */
+			memcpy(esc, "\\u00", 4);
+			esc[4] = hex[c >> 4];
+			esc[5] = hex[c & 15];
+			sb_put(sb, esc, 6);
+			i++;
+		}
+	}
+	sb_putc(sb, '"');
+}
+
+void sb_json_cstr(struct strbuf *sb, const char *s)
+{
+	sb_json_str(sb, s ? s : "", s ? strlen(s) : 0);
+}
+
+void jw_init(struct jw *w, struct strbuf *sb)
+{
+	memset(w, 0, sizeof(*w));
+	w->sb = sb;
+}
+
+static void jw_key(struct jw *w, const char *key)
+{
+	if (w->need_comma[w->depth])
+		sb_putc(w->sb, ',');
+	w->need_comma[w->depth] = true;
+	if (key) {
+		sb_json_cstr(w->sb, key);
+		sb_putc(w->sb, ':');
+	}
+}
+
+void jw_obj_open(struct jw *w, const char *key)
+{
+	if (w->depth > 0 || w->need_comma[0])
+		jw_key(w, key);
+	sb_putc(w->sb, '{');
+	if (w->depth < 31)
+		w->depth++;
+	w->need_comma[w->depth] = false;
+}
+
+void jw_obj_close(struct jw *w)
+{
+	sb_putc(w->sb, '}');
+	if (w->depth > 0)
+		w->depth--;
+	w->need_comma[w->depth] = true;
+}
+
+void jw_arr_open(struct jw *w, const char *key)
+{
+	jw_key(w, key);
+	sb_putc(w->sb, '[');
+	if (w->depth < 31)
+		w->depth++;
+	w->need_comma[w->depth] = false;
+}
+
+void jw_arr_close(struct jw *w)
+{
+	sb_putc(w->sb, ']');
+	if (w->depth > 0)
+		w->depth--;
+	w->need_comma[w->depth] = true;
+}
+
+void jw_str(struct jw *w, const char *key, const char *val)
+{
+	jw_key(w, key);
+	sb_json_cstr(w->sb, val);
+}
+
+void jw_strn(struct jw *w, const char *key, const char *val, size_t n)
+{
+	jw_key(w, key);
+	sb_json_str(w->sb, val, n);
+}
+
+void jw_int(struct jw *w, const char *key, int64_t v)
+{
+	jw_key(w, key);
+	sb_printf(w->sb, "%lld", (long long)v);
+}
+
+void jw_uint(struct jw *w, const char *key, uint64_t v)
+{
+	jw_key(w, key);
+	sb_printf(w->sb, "%llu", (unsigned long long)v);
+}
+
+void jw_bool(struct jw *w, const char *key, bool v)
+{
+	jw_key(w, key);
+	sb_puts(w->sb, v ? "true" : "false");
+}
+
+void jw_raw(struct jw *w, const char *key, const char *json)
+{
+	jw_key(w, key);
+	sb_puts(w->sb, json);
+}
