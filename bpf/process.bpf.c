@@ -255,6 +255,9 @@ int vg_setsid_exit(struct trace_event_raw_sys_exit *ctx)
 SEC("tp_btf/task_rename")
 int BPF_PROG(vg_comm, struct task_struct *task, const char *comm)
 {
+	/* exec renames every process: that is not a name change worth a record */
+	if (BPF_CORE_READ_BITFIELD_PROBED(task, in_execve))
+		return 0;
 	if (vg_skip(VG_HOOK_RENAME_COMM))
 		return 0;
 	struct vg_scratch *s = vg_buf();

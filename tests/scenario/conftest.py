@@ -1,0 +1,173 @@
+"""Scenario test fixtures: a real vigild on the real kernel.
+
+One daemon serves the whole session (`vigild` fixture); tests that need
+their own daemon (a custom config, a process started before vigild) use
+`start_vigild`. Events are matched by predicate, never by position: other
+activity on the host is recorded too.
+"""
+import json
+import os
+import shutil
+import subprocess
+import tempfile
+import time
+
+import pytest
+
+BUILD = os.environ.get("VIGIL_BUILD", os.path.join(os.path.dirname(__file__), "..", "..", "build"))
+BUILD = os.path.abspath(BUILD)
+HELPERS = os.path.join(BUILD, "helpers")
+
+
+def helper(name):
+    return os.path.join(HELPERS, name)
+
+
+class Vigild:
+    def __init__(self, workdir, config_text=None, extra_args=()):
+        self.workdir = workdir
+        self.run_dir = os.path.join(workdir, "run")
+        self.events_path = os.path.join(workdir, "events.jsonl")
+        self.stderr_path = os.path.join(workdir, "vigild.stderr")
+        self.config_path = os.path.join(workdir, "vigild.conf")
+        with open(self.config_path, "w") as f:
+            f.write(config_text or "metrics_interval = 2\n")
+        self._offset = 0
+        self._events = []
+        args = [os.path.join(BUILD, "vigild"), "--config", self.config_path,
+                "--events-out", self.events_path, "--run-dir", self.run_dir, *extra_args]
+        self.stderr = open(self.stderr_path, "w")
+        self.proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=self.stderr)
+        deadline = time.time() + 60
+        while time.time() < deadline:
+            text = self.stderr_text()
+            if "vigild: ready" in text:
+                return
+            if self.proc.poll() is not None:
+                raise RuntimeError("vigild exited early:\n" + text)
+            time.sleep(0.05)
+        self.stop()
+        raise RuntimeError("vigild not ready within 60 s:\n" + self.stderr_text())
+
+    def stderr_text(self):
+        with open(self.stderr_path) as f:
+            return f.read()
+
+    def _read_new(self):
+        try:
+            with open(self.events_path, "rb") as f:
+                f.seek(self._offset)
+                data = f.read()
+        except FileNotFoundError:
+            return
+        # keep a partial last line for the next read
+        end = data.rfind(b"\n")
+        if end < 0:
+            return
+        self._offset += end + 1
+        for line in data[:end].split(b"\n"):
+            if line:
+                self._events.append(json.loads(line))
+
+    def events(self):
+        self._read_new()
+        return list(self._events)
+
+    def wait_for(self, pred, timeout=10.0, what="event"):
+        """First event matching pred, waiting up to timeout seconds."""
+        deadline = time.time() + timeout
+        seen = 0
+        while True:
+            self._read_new()
+            for ev in self._events[seen:]:
+                try:
+                    if pred(ev):
+                        return ev
+                except (KeyError, TypeError, IndexError):
+                    pass
+            seen = len(self._events)
+            if time.time() > deadline:
+                raise AssertionError(f"no {what} within {timeout} s ({len(self._events)} events seen)")
+            time.sleep(0.05)
+
+    def find_all(self, pred):
+        self._read_new()
+        out = []
+        for ev in self._events:
+            try:
+                if pred(ev):
+                    out.append(ev)
+            except (KeyError, TypeError, IndexError):
+                pass
+        return out
+
+    def vigil(self, *args, check=True):
+        r = subprocess.run([os.path.join(BUILD, "vigil"), "--run-dir", self.run_dir, *args],
+                           capture_output=True, text=True, timeout=30)
+        if check and r.returncode != 0:
+            raise AssertionError(f"vigil {' '.join(args)} failed: {r.stderr}")
+        return r
+
+    def stop(self, sig=15):
+        if self.proc.poll() is None:
+            self.proc.send_signal(sig)
+            try:
+                self.proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.stderr.close()
+        return self.proc.returncode
+
+
+def get(ev, dotted, default=None):
+    """ev['a']['b']['c'] for 'a.b.c', or default."""
+    cur = ev
+    for part in dotted.split("."):
+        if not isinstance(cur, dict) or part not in cur:
+            return default
+        cur = cur[part]
+    return cur
+
+
+def action(name):
+    return lambda ev: ev["event"]["action"] == name
+
+
+@pytest.fixture(scope="session")
+def vigild():
+    if os.geteuid() != 0:
+        pytest.skip("scenario tests need root")
+    work = tempfile.mkdtemp(prefix="vigil-test-")
+    d = Vigild(work)
+    yield d
+    d.stop()
+    shutil.rmtree(work, ignore_errors=True)
+
+
+@pytest.fixture
+def start_vigild():
+    started = []
+
+    def start(config_text=None, extra_args=()):
+        work = tempfile.mkdtemp(prefix="vigil-test-")
+        d = Vigild(work, config_text, extra_args)
+        started.append((d, work))
+        return d
+
+    yield start
+    for d, work in started:
+        d.stop()
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def run_helper(name, *args, user=None, check=True, timeout=30):
+    """Runs a test helper; returns (its JSON line, CompletedProcess)."""
+    cmd = [helper(name), *args]
+    if user is not None:
+        cmd = ["setpriv", f"--reuid={user}", f"--regid={user}", "--clear-groups", *cmd]
+    r = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
+    if check and r.returncode != 0:
+        raise AssertionError(f"{name} exited {r.returncode}: {r.stdout} {r.stderr}")
+    first = r.stdout.strip().splitlines()[0] if r.stdout.strip() else "{}"
+    return json.loads(first), r
