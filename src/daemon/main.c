@@ -448,6 +448,7 @@ int main(int argc, char **argv)
 		}
 		if (now - last_sens >= 30000000000ULL) {
 			filters_refresh_sensitive(d);
+			pc_sweep_dead(&d->pc);
 			last_sens = now;
 		}
 	}

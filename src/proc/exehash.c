@@ -97,7 +97,10 @@ bool exehash_compute(const struct exehash_key *k, int fd, char out[65])
 		/* bounded: forget everything rather than grow without limit */
 		if (cache.count >= CACHE_MAX)
 			htab_sweep(&cache, drop_all, NULL);
-		free(htab_put(&cache, key_hash(k), e, NULL));
+		int failed = 0;
+		free(htab_put(&cache, key_hash(k), e, &failed));
+		if (failed)
+			free(e);
 	} else {
 		free(e);
 	}

@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <sys/utsname.h>
+#include <signal.h>
 #include <unistd.h>
 #include "proc.h"
 #include "../sensor/blob.h"
@@ -426,6 +427,22 @@ void pc_on_exit(struct proc_cache *pc, uint32_t pid)
 	struct proc_entry *e = htab_del(&pc->procs, pid);
 	if (e)
 		entry_free(e);
+}
+
+static int sweep_dead(uint64_t pid, void *val, void *arg)
+{
+	(void)arg;
+	if (kill((pid_t)pid, 0) == 0 || errno != ESRCH)
+		return 0;
+	entry_free(val);
+	return 1;
+}
+
+int pc_sweep_dead(struct proc_cache *pc)
+{
+	size_t before = pc->procs.count;
+	htab_sweep(&pc->procs, sweep_dead, NULL);
+	return (int)(before - pc->procs.count);
 }
 
 int pc_ancestors(struct proc_cache *pc, uint32_t pid, uint64_t start_ns, struct proc_image **out,

@@ -72,6 +72,9 @@ void pc_on_fork(struct proc_cache *pc, uint32_t parent, uint64_t parent_start,
 /* Builds the new image from an exec record (already validated). */
 struct proc_image *pc_on_exec(struct proc_cache *pc, const struct vg_exec *rec, size_t len);
 void pc_on_exit(struct proc_cache *pc, uint32_t pid);
+/* Forgets processes that no longer exist (their exit was not seen, e.g.
+ * dropped); returns how many. */
+int pc_sweep_dead(struct proc_cache *pc);
 const struct cgroup_info *pc_cgroup(struct proc_cache *pc, uint64_t cgroup_id, uint32_t pid);
 /* Up to max ancestors of pid (parent first) with references taken. */
 int pc_ancestors(struct proc_cache *pc, uint32_t pid, uint64_t start_ns,
