@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <malloc.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -416,6 +417,8 @@ int main(int argc, char **argv)
 		fprintf(stderr, "vigild: %s\n", err);
 	/* processes that started before vigild get their context from /proc */
 	int scanned = pc_scan(&d->pc);
+	/* loading parsed the kernel's BTF several times: return that memory */
+	malloc_trim(0);
 	d->boot_to_wall_ns = (int64_t)(clock_ns(CLOCK_REALTIME) - clock_ns(CLOCK_BOOTTIME));
 	d->start_mono_ns = clock_ns(CLOCK_MONOTONIC);
 	pthread_create(&d->out_thread, NULL, output_main, d);

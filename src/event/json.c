@@ -217,13 +217,20 @@ static void put_process(struct jw *w, const struct vg_event *ev)
 	jw_obj_close(w);
 }
 
+static void put_file(struct jw *w, const struct vg_event *ev, const char *key, const struct vg_path *p);
+
 static void put_exec(struct jw *w, const struct vg_event *ev)
 {
 	const struct vg_exec *r = REC(ev, struct vg_exec);
 	jw_obj_open(w, "exec");
 	put_blob_str(w, "filename", ev, r->filename);
-	if (r->interp.len)
-		put_blob_str(w, "interpreter_for", ev, r->interp);
+	if (r->interp.len) {
+		/* a script: the kernel ran the interpreter (process.executable) on
+		 * the file named in execve, resolved here against the cwd */
+		struct vg_path script = {.path = r->filename, .base = r->cwd};
+		put_file(w, ev, "script", &script);
+		put_blob_str(w, "interpreter", ev, r->interp);
+	}
 	jw_bool(w, "execveat", (r->flags & VG_EXECVEAT) != 0);
 	jw_bool(w, "memfd", (r->flags & VG_EXE_MEMFD) != 0);
 	jw_bool(w, "tmpfs", (r->flags & VG_EXE_TMPFS) != 0);

@@ -306,6 +306,9 @@ int sensor_open(struct sensor **out, const struct sensor_opts *opts, char *err, 
 	if (s->priv && load_domain(s, s->priv->obj, "priv", reported, derr, sizeof(derr)))
 		say(&s->opts, "%s; privilege events are not recorded", derr);
 
+	/* only needed for probing: give its megabytes back */
+	btf__free(s->vmlinux);
+	s->vmlinux = NULL;
 	s->rb = ring_buffer__new(MAP_FD(owner, "vg_rb"), on_ring_record, s, NULL);
 	if (!s->rb) {
 		e = -errno;
