@@ -13,6 +13,16 @@ SETTLE_TIMEOUT=${SETTLE_TIMEOUT:-20} # seconds to wait for a daemon to go idle a
 CLK_TCK=$(getconf CLK_TCK)
 
 log() { printf '%s\n' "$*" >&2; }
+
+# A benchmark on a busy machine measures the other work; say so.
+LOAD_AT_START=$(cut -d' ' -f1-3 /proc/loadavg)
+check_quiet() {
+	local l1
+	l1=$(cut -d' ' -f1 /proc/loadavg)
+	if awk -v l="$l1" -v n="$(nproc)" 'BEGIN { exit !(l > n / 4) }'; then
+		log "warning: load average is $l1 on $(nproc) CPUs: other work is running, results will be noisy"
+	fi
+}
 die() { log "error: $*"; exit 1; }
 
 # seconds since the epoch with microseconds (bash 5 EPOCHREALTIME)
@@ -162,6 +172,7 @@ machine_info() {
 	mem=$(awk '/^MemTotal:/ { printf "%.1f GiB", $2 / 1048576 }' /proc/meminfo)
 	printf -- '- machine: %s CPUs (nproc), %s, %s RAM\n' "$(nproc)" "$cpu" "$mem"
 	printf -- '- kernel: %s (%s)\n' "$(uname -r)" "$(uname -m)"
+	printf -- '- load average at start: %s\n' "$LOAD_AT_START"
 	if [[ -r /etc/os-release ]]; then
 		printf -- '- os: %s\n' "$(. /etc/os-release && printf '%s' "${PRETTY_NAME:-$ID}")"
 	fi

@@ -66,6 +66,7 @@ trap cleanup EXIT
 trap 'log "interrupted"; exit 130' INT TERM
 
 ensure_workload "$SCRATCH"
+check_quiet
 
 # ---------------------------------------------------------------- metrics from the event file
 # Only the bytes written since the last metrics event are scanned; the bytes before it
@@ -189,6 +190,7 @@ if ((USE_VIGILD)); then
 fi
 
 if ((RECORD)); then
+	[[ -s $BENCH_DIR/RESULTS.md ]] || printf '# vigil benchmark results\n' >"$BENCH_DIR/RESULTS.md"
 	{
 		printf '\n## %s — bench/max_rate.sh\n\n' "$(date -u '+%Y-%m-%d %H:%M UTC')"
 		printf -- '- command: `%s`\n' "$COMMAND"

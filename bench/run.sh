@@ -228,6 +228,7 @@ trap 'log "interrupted"; exit 130' INT TERM
 
 # ---------------------------------------------------------------- preflight
 ensure_workload "$SCRATCH"
+check_quiet
 audit_preflight
 for c in $CONDITIONS; do
 	case $c in
@@ -380,6 +381,7 @@ TABLE=$(table)
 printf '%s\n' "$TABLE"
 
 if ((RECORD)); then
+	[[ -s $BENCH_DIR/RESULTS.md ]] || printf '# vigil benchmark results\n' >"$BENCH_DIR/RESULTS.md"
 	{
 		printf '\n## %s — bench/run.sh\n\n' "$(date -u '+%Y-%m-%d %H:%M UTC')"
 		printf -- '- command: `%s`\n' "$COMMAND"

@@ -414,7 +414,7 @@ int main(int argc, char **argv)
 	long count = -1, threads = 1, rate = 10000;
 	double seconds = -1;
 	const char *base_dir = "/tmp";
-	for (int i = 2; i < argc; i++) {
+	for (int i = 2; i < argc; i += 2) {
 		const char *a = argv[i];
 		const char *v = i + 1 < argc ? argv[i + 1] : NULL;
 		int bad = 0;
@@ -437,7 +437,6 @@ int main(int argc, char **argv)
 			fprintf(stderr, "workload: bad value for %s: '%s'\n", a, v);
 			return 2;
 		}
-		i++;
 	}
 	if (g_mode == M_RATE) {
 		if (count > 0) {
