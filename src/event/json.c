@@ -2,6 +2,7 @@
  * the rest lives under "vigil". */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -243,11 +244,11 @@ static void put_exec(struct jw *w, const struct vg_event *ev)
 	jw_uint(w, "size", r->exe_size);
 	jw_uint(w, "owner_uid", r->exe_uid);
 	jw_obj_close(w);
-	jw_arr_open(w, "stdio");
+	static const char *stream[3] = {"stdin", "stdout", "stderr"};
+	jw_obj_open(w, "stdio");
 	for (int i = 0; i < 3; i++) {
 		const struct vg_fdinfo *f = &r->fd[i];
-		jw_obj_open(w, NULL);
-		jw_int(w, "fd", i);
+		jw_obj_open(w, stream[i]);
 		jw_str(w, "type", fd_kind(f->kind));
 		if (f->kind == VG_FD_SOCKET)
 			put_sock(w, "socket", &f->sock);
@@ -255,7 +256,7 @@ static void put_exec(struct jw *w, const struct vg_event *ev)
 			put_blob_str(w, "path", ev, f->path);
 		jw_obj_close(w);
 	}
-	jw_arr_close(w);
+	jw_obj_close(w);
 	jw_arr_open(w, "ancestors");
 	for (int i = 0; i < ev->nanc; i++) {
 		jw_obj_open(w, NULL);
@@ -279,7 +280,7 @@ static void mode_str(char *out, size_t n, uint32_t mode)
 	snprintf(out, n, "%04o", mode & 07777);
 }
 
-static void put_file1(struct jw *w, const struct vg_event *ev, unsigned type)
+static void put_file1(struct jw *w, struct jw *v, const struct vg_event *ev, unsigned type)
 {
 	const struct vg_file *r = REC(ev, struct vg_file);
 	char m[16];
@@ -296,32 +297,32 @@ static void put_file1(struct jw *w, const struct vg_event *ev, unsigned type)
 		jw_uint(w, "gid", r->gid);
 	}
 	jw_obj_close(w);
-	jw_obj_open(w, "vigil_file");
+	jw_obj_open(v, "file");
 	if (type == VG_EV_FILE_CREATE || type == VG_EV_FILE_WRITE || type == VG_EV_FILE_READ_SENSITIVE) {
-		jw_uint(w, "open_flags", r->open_flags);
-		jw_bool(w, "truncated", (r->flags & VG_OPEN_TRUNC) != 0);
+		jw_uint(v, "open_flags", r->open_flags);
+		jw_bool(v, "truncated", (r->flags & VG_OPEN_TRUNC) != 0);
 	}
 	if (type == VG_EV_FILE_CHMOD) {
 		bool known = r->old_mode != (uint32_t)-1;
 		if (known) {
 			mode_str(m, sizeof(m), r->old_mode);
-			jw_str(w, "old_mode", m);
+			jw_str(v, "old_mode", m);
 		}
 		uint32_t old = known ? r->old_mode : 0;
-		jw_bool(w, "exec_added", (r->mode & 0111) && (!known || !(old & 0111)));
-		jw_bool(w, "setuid_added", (r->mode & 04000) && !(old & 04000));
-		jw_bool(w, "setgid_added", (r->mode & 02000) && !(old & 02000));
+		jw_bool(v, "exec_added", (r->mode & 0111) && (!known || !(old & 0111)));
+		jw_bool(v, "setuid_added", (r->mode & 04000) && !(old & 04000));
+		jw_bool(v, "setgid_added", (r->mode & 02000) && !(old & 02000));
 	}
 	if (type == VG_EV_FILE_UTIMES) {
-		jw_int(w, "atime_ns", r->atime_ns);
-		jw_int(w, "mtime_ns", r->mtime_ns);
+		jw_int(v, "atime_ns", r->atime_ns);
+		jw_int(v, "mtime_ns", r->mtime_ns);
 	}
 	if (type == VG_EV_FILE_UNLINK)
-		jw_bool(w, "directory", (r->flags & 0x200 /* AT_REMOVEDIR */) != 0);
-	jw_obj_close(w);
+		jw_bool(v, "directory", (r->flags & 0x200 /* AT_REMOVEDIR */) != 0);
+	jw_obj_close(v);
 }
 
-static void put_file2(struct jw *w, const struct vg_event *ev, unsigned type)
+static void put_file2(struct jw *w, struct jw *v, const struct vg_event *ev, unsigned type)
 {
 	const struct vg_file2 *r = REC(ev, struct vg_file2);
 	jw_obj_open(w, "file");
@@ -336,14 +337,14 @@ static void put_file2(struct jw *w, const struct vg_event *ev, unsigned type)
 	}
 	jw_obj_close(w);
 	if (type == VG_EV_FILE_RENAME) {
-		jw_obj_open(w, "vigil_file");
-		put_file(w, ev, "old_path", &r->src);
-		jw_uint(w, "flags", r->flags);
-		jw_obj_close(w);
+		jw_obj_open(v, "file");
+		put_file(v, ev, "old_path", &r->src);
+		jw_uint(v, "flags", r->flags);
+		jw_obj_close(v);
 	}
 }
 
-static void put_net(struct jw *w, const struct vg_event *ev, unsigned type)
+static void put_net(struct jw *w, struct jw *v, const struct vg_event *ev, unsigned type)
 {
 	const struct vg_net *r = REC(ev, struct vg_net);
 	const char *dir = type == VG_EV_NET_CONNECT ? "egress" : type == VG_EV_NET_ACCEPT ? "ingress" : NULL;
@@ -360,11 +361,11 @@ static void put_net(struct jw *w, const struct vg_event *ev, unsigned type)
 	} else {
 		put_addr(w, "source", &r->sock.local);
 	}
-	jw_obj_open(w, "vigil_net");
-	jw_uint(w, "fd", r->fd);
+	jw_obj_open(v, "net");
+	jw_uint(v, "fd", r->fd);
 	if (type == VG_EV_NET_LISTEN)
-		jw_uint(w, "backlog", r->backlog);
-	jw_obj_close(w);
+		jw_uint(v, "backlog", r->backlog);
+	jw_obj_close(v);
 }
 
 static void put_dns(struct jw *w, const struct vg_event *ev)
@@ -416,7 +417,7 @@ static void put_creds(struct jw *w, const struct vg_event *ev)
 {
 	const struct vg_creds *r = REC(ev, struct vg_creds);
 	char hex[24];
-	jw_obj_open(w, "vigil_creds");
+	jw_obj_open(w, "creds");
 	jw_str(w, "syscall", cred_syscall(r->syscall));
 	put_ids(w, "old_uid", r->old_uid, r->old_euid, r->old_suid, r->old_fsuid);
 	put_ids(w, "new_uid", r->new_uid, r->new_euid, r->new_suid, r->new_fsuid);
@@ -471,14 +472,12 @@ static const char *sig_name(uint32_t s)
 	return s < sizeof(n) / sizeof(n[0]) ? n[s] : "SIGRT";
 }
 
-static void put_specific(struct jw *w, const struct vg_event *ev)
+static void put_specific(struct jw *w, struct jw *v, const struct vg_event *ev)
 {
 	unsigned type = ev->rec.hdr.type;
 	switch (type) {
 	case VG_EV_EXEC: {
-		jw_obj_open(w, "vigil");
-		put_exec(w, ev);
-		jw_obj_close(w);
+		put_exec(v, ev);
 		return;
 	}
 	case VG_EV_EXEC_FAIL: {
@@ -490,39 +489,33 @@ static void put_specific(struct jw *w, const struct vg_event *ev)
 	}
 	case VG_EV_FORK: {
 		const struct vg_fork *r = REC(ev, struct vg_fork);
-		jw_obj_open(w, "vigil");
-		jw_obj_open(w, "child");
-		jw_uint(w, "pid", r->child_pid);
-		jw_uint(w, "start_ns", r->child_start_ns);
-		jw_obj_close(w);
-		jw_obj_close(w);
+		jw_obj_open(v, "child");
+		jw_uint(v, "pid", r->child_pid);
+		jw_uint(v, "start_ns", r->child_start_ns);
+		jw_obj_close(v);
 		return;
 	}
 	case VG_EV_EXIT: {
 		const struct vg_exit *r = REC(ev, struct vg_exit);
-		jw_obj_open(w, "vigil");
 		uint32_t sig = r->exit_code & 0x7f;
-		jw_int(w, "exit_code", sig ? -1 : (int)((r->exit_code >> 8) & 0xff));
+		jw_int(v, "exit_code", sig ? -1 : (int)((r->exit_code >> 8) & 0xff));
 		if (sig) {
-			jw_uint(w, "exit_signal", sig);
-			jw_str(w, "exit_signal_name", sig_name(sig));
+			jw_uint(v, "exit_signal", sig);
+			jw_str(v, "exit_signal_name", sig_name(sig));
 		}
-		jw_bool(w, "core_dumped", (r->exit_code & 0x80) != 0);
-		jw_obj_close(w);
+		jw_bool(v, "core_dumped", (r->exit_code & 0x80) != 0);
 		return;
 	}
 	case VG_EV_SETSID:
 		return;
 	case VG_EV_COMM: {
 		const struct vg_comm *r = REC(ev, struct vg_comm);
-		jw_obj_open(w, "vigil");
-		jw_obj_open(w, "comm");
-		jw_strn(w, "old", r->old_comm, strnlen(r->old_comm, VG_COMM_LEN));
-		jw_strn(w, "new", r->new_comm, strnlen(r->new_comm, VG_COMM_LEN));
-		jw_bool(w, "kernel_thread_like", r->new_comm[0] == '[');
-		jw_obj_close(w);
-		put_target(w, ev, r->target_pid);
-		jw_obj_close(w);
+		jw_obj_open(v, "comm");
+		jw_strn(v, "old", r->old_comm, strnlen(r->old_comm, VG_COMM_LEN));
+		jw_strn(v, "new", r->new_comm, strnlen(r->new_comm, VG_COMM_LEN));
+		jw_bool(v, "kernel_thread_like", r->new_comm[0] == '[');
+		jw_obj_close(v);
+		put_target(v, ev, r->target_pid);
 		return;
 	}
 	case VG_EV_MEMFD: {
@@ -530,15 +523,13 @@ static void put_specific(struct jw *w, const struct vg_event *ev)
 		jw_obj_open(w, "file");
 		put_blob_str(w, "name", ev, r->name);
 		jw_obj_close(w);
-		jw_obj_open(w, "vigil");
-		jw_obj_open(w, "memfd");
-		jw_uint(w, "flags", r->flags);
-		jw_bool(w, "cloexec", (r->flags & 1) != 0);
-		jw_bool(w, "allow_sealing", (r->flags & 2) != 0);
-		jw_bool(w, "exec", (r->flags & 0x10) != 0);
-		jw_int(w, "fd", ev->rec.hdr.ret);
-		jw_obj_close(w);
-		jw_obj_close(w);
+		jw_obj_open(v, "memfd");
+		jw_uint(v, "flags", r->flags);
+		jw_bool(v, "cloexec", (r->flags & 1) != 0);
+		jw_bool(v, "allow_sealing", (r->flags & 2) != 0);
+		jw_bool(v, "exec", (r->flags & 0x10) != 0);
+		jw_int(v, "fd", ev->rec.hdr.ret);
+		jw_obj_close(v);
 		return;
 	}
 	case VG_EV_FILE_CREATE:
@@ -549,104 +540,94 @@ static void put_specific(struct jw *w, const struct vg_event *ev)
 	case VG_EV_FILE_CHOWN:
 	case VG_EV_FILE_TRUNCATE:
 	case VG_EV_FILE_UTIMES:
-		put_file1(w, ev, type);
+		put_file1(w, v, ev, type);
 		return;
 	case VG_EV_FILE_RENAME:
 	case VG_EV_FILE_LINK:
 	case VG_EV_FILE_SYMLINK:
-		put_file2(w, ev, type);
+		put_file2(w, v, ev, type);
 		return;
 	case VG_EV_NET_CONNECT:
 	case VG_EV_NET_ACCEPT:
 	case VG_EV_NET_BIND:
 	case VG_EV_NET_LISTEN:
-		put_net(w, ev, type);
+		put_net(w, v, ev, type);
 		return;
 	case VG_EV_NET_DNS:
 		put_dns(w, ev);
 		return;
 	case VG_EV_NET_SOCKET: {
 		const struct vg_socket *r = REC(ev, struct vg_socket);
-		jw_obj_open(w, "vigil_socket");
-		jw_uint(w, "family", r->family);
-		jw_str(w, "family_name", r->family == 17 ? "AF_PACKET" : r->family == 2 ? "AF_INET" : r->family == 10 ? "AF_INET6" : "other");
-		jw_uint(w, "type", r->type & 0xf);
-		jw_bool(w, "raw", (r->type & 0xf) == SOCK_RAW);
-		jw_uint(w, "protocol", r->protocol);
-		jw_obj_close(w);
+		jw_obj_open(v, "socket");
+		jw_uint(v, "family", r->family);
+		jw_str(v, "family_name", r->family == 17 ? "AF_PACKET" : r->family == 2 ? "AF_INET" : r->family == 10 ? "AF_INET6" : "other");
+		jw_uint(v, "type", r->type & 0xf);
+		jw_bool(v, "raw", (r->type & 0xf) == SOCK_RAW);
+		jw_uint(v, "protocol", r->protocol);
+		jw_obj_close(v);
 		return;
 	}
 	case VG_EV_CRED_CHANGE:
-		put_creds(w, ev);
+		put_creds(v, ev);
 		return;
 	case VG_EV_PTRACE: {
 		const struct vg_ptrace *r = REC(ev, struct vg_ptrace);
-		jw_obj_open(w, "vigil");
-		jw_obj_open(w, "ptrace");
-		jw_int(w, "request", r->request);
-		jw_str(w, "request_name", ptrace_req(r->request));
-		jw_obj_close(w);
-		put_target(w, ev, r->target_pid);
-		jw_obj_close(w);
+		jw_obj_open(v, "ptrace");
+		jw_int(v, "request", r->request);
+		jw_str(v, "request_name", ptrace_req(r->request));
+		jw_obj_close(v);
+		put_target(v, ev, r->target_pid);
 		return;
 	}
 	case VG_EV_MODULE_LOAD:
 	case VG_EV_MODULE_UNLOAD: {
 		const struct vg_module *r = REC(ev, struct vg_module);
 		static const char *sc[] = {"init_module", "finit_module", "delete_module"};
-		jw_obj_open(w, "vigil");
-		jw_obj_open(w, "module");
-		jw_str(w, "syscall", r->syscall < 3 ? sc[r->syscall] : "unknown");
+		jw_obj_open(v, "module");
+		jw_str(v, "syscall", r->syscall < 3 ? sc[r->syscall] : "unknown");
 		if (r->syscall == 1)
-			put_blob_str(w, "path", ev, r->name);
+			put_blob_str(v, "path", ev, r->name);
 		else if (r->syscall == 2)
-			put_blob_str(w, "name", ev, r->name);
-		put_blob_str(w, "args", ev, r->args);
+			put_blob_str(v, "name", ev, r->name);
+		put_blob_str(v, "args", ev, r->args);
 		if (r->syscall == 0)
-			jw_uint(w, "image_size", r->len);
-		jw_uint(w, "flags", r->flags);
-		jw_obj_close(w);
-		jw_obj_close(w);
+			jw_uint(v, "image_size", r->len);
+		jw_uint(v, "flags", r->flags);
+		jw_obj_close(v);
 		return;
 	}
 	case VG_EV_MOUNT:
 	case VG_EV_UMOUNT: {
 		const struct vg_mount *r = REC(ev, struct vg_mount);
-		jw_obj_open(w, "vigil");
-		jw_obj_open(w, "mount");
-		put_blob_str(w, "source", ev, r->source);
-		put_file(w, ev, "target", &r->target);
-		put_blob_str(w, "fstype", ev, r->fstype);
-		jw_uint(w, "flags", r->flags);
-		jw_obj_close(w);
-		jw_obj_close(w);
+		jw_obj_open(v, "mount");
+		put_blob_str(v, "source", ev, r->source);
+		put_file(v, ev, "target", &r->target);
+		put_blob_str(v, "fstype", ev, r->fstype);
+		jw_uint(v, "flags", r->flags);
+		jw_obj_close(v);
 		return;
 	}
 	case VG_EV_BPF_LOAD: {
 		const struct vg_bpf *r = REC(ev, struct vg_bpf);
-		jw_obj_open(w, "vigil");
-		jw_obj_open(w, "bpf");
-		jw_uint(w, "cmd", r->cmd);
-		jw_uint(w, "prog_type", r->prog_type);
-		jw_uint(w, "insn_cnt", r->insn_cnt);
-		jw_strn(w, "prog_name", r->prog_name, strnlen(r->prog_name, sizeof(r->prog_name)));
-		jw_obj_close(w);
-		jw_obj_close(w);
+		jw_obj_open(v, "bpf");
+		jw_uint(v, "cmd", r->cmd);
+		jw_uint(v, "prog_type", r->prog_type);
+		jw_uint(v, "insn_cnt", r->insn_cnt);
+		jw_strn(v, "prog_name", r->prog_name, strnlen(r->prog_name, sizeof(r->prog_name)));
+		jw_obj_close(v);
 		return;
 	}
 	case VG_EV_SIGNAL: {
 		const struct vg_signal *r = REC(ev, struct vg_signal);
-		jw_obj_open(w, "vigil");
-		jw_obj_open(w, "signal");
-		jw_uint(w, "number", r->sig);
-		jw_str(w, "name", sig_name(r->sig));
-		jw_int(w, "code", r->code);
-		jw_int(w, "result", r->result);
-		jw_obj_close(w);
-		put_target(w, ev, r->target_pid);
+		jw_obj_open(v, "signal");
+		jw_uint(v, "number", r->sig);
+		jw_str(v, "name", sig_name(r->sig));
+		jw_int(v, "code", r->code);
+		jw_int(v, "result", r->result);
+		jw_obj_close(v);
+		put_target(v, ev, r->target_pid);
 		if (!ev->target)
-			jw_strn(w, "target_name", r->target_comm, strnlen(r->target_comm, VG_COMM_LEN));
-		jw_obj_close(w);
+			jw_strn(v, "target_name", r->target_comm, strnlen(r->target_comm, VG_COMM_LEN));
 		return;
 	}
 	default:
@@ -654,9 +635,8 @@ static void put_specific(struct jw *w, const struct vg_event *ev)
 	}
 }
 
-/* Moves "vigil_file"/"vigil_net"/... objects under "vigil" would need a
- * second pass; instead the encoder writes them as vigil.* siblings by name:
- * readers see "vigil_file" keys. Keep the names stable. */
+/* ECS fields go at the top level; everything of vigil's own goes in one
+ * "vigil" object, written by a second writer and inserted at the end. */
 void vg_event_json(struct strbuf *sb, const struct vg_event *ev, const struct vg_host *host)
 {
 	struct jw w;
@@ -675,7 +655,9 @@ void vg_event_json(struct strbuf *sb, const struct vg_event *ev, const struct vg
 	jw_arr_close(&w);
 	if (type != VG_EV_METRICS) {
 		int64_t ret = ev->rec.hdr.ret;
-		jw_str(&w, "outcome", ret < 0 ? "failure" : "success");
+		/* a non-blocking connect that is still under way (-EINPROGRESS) */
+		bool pending = type == VG_EV_NET_CONNECT && ret == -EINPROGRESS;
+		jw_str(&w, "outcome", pending ? "unknown" : ret < 0 ? "failure" : "success");
 	}
 	jw_obj_close(&w);
 	jw_obj_open(&w, "host");
@@ -708,21 +690,25 @@ void vg_event_json(struct strbuf *sb, const struct vg_event *ev, const struct vg
 		jw_obj_close(&w);
 	}
 	put_errno(&w, ev->rec.hdr.ret);
-	/* type-specific ECS fields and vigil.* details */
-	put_specific(&w, ev);
-	jw_obj_open(&w, "vigil_ctx");
-	jw_uint(&w, "sid", t->sid);
-	jw_uint(&w, "pgid", t->pgid);
-	jw_uint(&w, "auid", t->auid);
-	jw_uint(&w, "pidns", t->pidns);
-	jw_uint(&w, "mntns", t->mntns);
-	jw_uint(&w, "cgroup_id", t->cgroup_id);
+	struct strbuf vsb;
+	struct jw v;
+	sb_init(&vsb);
+	jw_init(&v, &vsb);
+	jw_obj_open(&v, NULL);
+	put_specific(&w, &v, ev);
+	jw_uint(&v, "sid", t->sid);
+	jw_uint(&v, "pgid", t->pgid);
+	jw_uint(&v, "auid", t->auid);
+	jw_uint(&v, "pidns", t->pidns);
+	jw_uint(&v, "mntns", t->mntns);
+	jw_uint(&v, "cgroup_id", t->cgroup_id);
 	if (ev->cgroup)
-		jw_str(&w, "cgroup", ev->cgroup->path);
+		jw_str(&v, "cgroup", ev->cgroup->path);
 	if (ev->img && ev->img->nodename)
-		jw_str(&w, "nodename", ev->img->nodename);
-	jw_int(&w, "ret", ev->rec.hdr.ret);
-	jw_str(&w, "hook", "");
-	jw_obj_close(&w);
+		jw_str(&v, "nodename", ev->img->nodename);
+	jw_int(&v, "ret", ev->rec.hdr.ret);
+	jw_obj_close(&v);
+	jw_raw(&w, "vigil", vsb.buf ? vsb.buf : "{}");
+	sb_free(&vsb);
 	jw_obj_close(&w);
 }
