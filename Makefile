@@ -17,14 +17,14 @@ ifeq ($(SANITIZE),1)
 override CFLAGS += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined -U_FORTIFY_SOURCE
 override LDFLAGS += -fsanitize=address,undefined
 endif
-LIBS := -lbpf -lelf -lz -lssl -lcrypto -lpthread
+LIBS := -lbpf -lelf -lz -lssl -lcrypto -lyaml -lhs -lpcre2-8 -lstdc++ -lm -lpthread
 
 BPF_DOMAINS := process file net priv
 BPF_OBJS := $(BPF_DOMAINS:%=$(BUILD)/%.bpf.o)
 SKELS := $(BPF_DOMAINS:%=$(BUILD)/%.skel.h)
 
 # Library code shared by the daemon, the CLI, tests and benchmarks.
-LIB_SRCS := $(wildcard src/util/*.c src/event/*.c src/proc/*.c src/sensor/*.c src/daemon/config.c src/daemon/api_proto.c)
+LIB_SRCS := $(wildcard src/util/*.c src/event/*.c src/proc/*.c src/sensor/*.c src/engine/*.c src/daemon/config.c src/daemon/api_proto.c)
 LIB_OBJS := $(LIB_SRCS:%.c=$(BUILD)/obj/%.o)
 DAEMON_SRCS := $(filter-out src/daemon/config.c src/daemon/api_proto.c,$(wildcard src/daemon/*.c))
 DAEMON_OBJS := $(DAEMON_SRCS:%.c=$(BUILD)/obj/%.o)

@@ -2,7 +2,7 @@
 # Installs the Debian packages vigil needs to build, test and benchmark.
 set -euo pipefail
 pkgs=(clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev libzstd-dev libyaml-dev
-      libsqlite3-dev libssl-dev libcmocka-dev pkg-config make gcc
+      libsqlite3-dev libssl-dev libcmocka-dev libhyperscan-dev libpcre2-dev pkg-config make gcc g++
       python3 python3-pytest iproute2 util-linux procps auditd libclang-rt-14-dev)
 missing=()
 for p in "${pkgs[@]}"; do
