@@ -41,6 +41,82 @@ static __always_inline void put_fdinfo(struct vg_scratch *s, __u32 *cur, struct 
 	vg_put_file_path(s, cur, &o->path, f);
 }
 
+/* Variables that matter for detection are found even beyond env_max:
+ * when the environment is longer than the copy, each one is appended whole
+ * after the copied head (which ends with an extra NUL), so kilobytes of
+ * padding cannot hide LD_PRELOAD from a short-lived process. User space
+ * takes the last occurrence of a name in a truncated block. */
+#define ENV_VAR_MAX 1024     /* longest variable copied by the scan */
+#define ENV_SCAN_ITERS 1024  /* strings (or 1 KiB pieces of long ones) */
+#define ENV_SCAN_BYTES (256u << 10)
+#define ENV_LD_PRELOAD 1u
+#define ENV_SSH_CONN 2u
+
+struct env_scan_ctx {
+	struct vg_scratch *s;
+	__u64 pos, end;
+	__u32 cur;   /* where the next found variable goes */
+	__u32 found; /* ENV_* bits: only a name's first occurrence counts, as for getenv */
+	__u32 mid;   /* pos is inside a long string, not at the start of one */
+};
+
+static long env_scan_cb(__u32 i, struct env_scan_ctx *c)
+{
+	struct vg_scratch *s = c->s;
+	__u32 off = c->cur;
+	if (c->pos >= c->end || c->found == (ENV_LD_PRELOAD | ENV_SSH_CONN) ||
+	    off >= VG_DATA_MAX - ENV_VAR_MAX)
+		return 1;
+	long n = bpf_probe_read_user_str(&s->buf[vg_off(off)], ENV_VAR_MAX, (const void *)c->pos);
+	if (n <= 0)
+		return 1;
+	bool at_start = !c->mid;
+	bool whole = n < ENV_VAR_MAX;
+	if (!whole) {
+		char last = 1;
+		bpf_probe_read_user(&last, 1, (const void *)(c->pos + n - 1));
+		whole = last == 0;
+	}
+	c->mid = !whole;
+	c->pos += whole ? n : n - 1;
+	if (!at_start || n < 12)
+		return 0;
+	const char *v = (const char *)&s->buf[vg_off(off)];
+	__u32 bit = 0;
+	if (v[0] == 'L' && v[1] == 'D' && v[2] == '_' && v[3] == 'P' && v[4] == 'R' && v[5] == 'E' &&
+	    v[6] == 'L' && v[7] == 'O' && v[8] == 'A' && v[9] == 'D' && v[10] == '=')
+		bit = ENV_LD_PRELOAD;
+	else if (n >= 16 && v[0] == 'S' && v[1] == 'S' && v[2] == 'H' && v[3] == '_' && v[4] == 'C' &&
+		 v[5] == 'O' && v[6] == 'N' && v[7] == 'N' && v[8] == 'E' && v[9] == 'C' &&
+		 v[10] == 'T' && v[11] == 'I' && v[12] == 'O' && v[13] == 'N' && v[14] == '=')
+		bit = ENV_SSH_CONN;
+	if (!bit || (c->found & bit))
+		return 0;
+	c->found |= bit;
+	c->cur = off + n; /* keep it (NUL-terminated, cut at ENV_VAR_MAX - 1 bytes) */
+	return 0;
+}
+
+static __noinline int env_scan(struct vg_scratch *s, __u32 *cur, struct vg_blob *b, __u64 start,
+			       __u64 end)
+{
+	__u32 off = *cur;
+	if (!s || off >= VG_DATA_MAX - 1)
+		return 0;
+	if (b->len == 0)
+		b->off = off;
+	s->buf[vg_off(off)] = 0; /* ends the head's last (cut) variable */
+	off++;
+	if (end - start > ENV_SCAN_BYTES)
+		end = start + ENV_SCAN_BYTES;
+	struct env_scan_ctx c = {.s = s, .pos = start, .end = end, .cur = off};
+	bpf_loop(ENV_SCAN_ITERS, env_scan_cb, &c, 0);
+	off = c.cur;
+	b->len = off - b->off;
+	*cur = off;
+	return 0;
+}
+
 SEC("tp_btf/sched_process_exec")
 int BPF_PROG(vg_exec, struct task_struct *p, pid_t old_pid, struct linux_binprm *bprm)
 {
@@ -113,6 +189,8 @@ int BPF_PROG(vg_exec, struct task_struct *p, pid_t old_pid, struct linux_binprm 
 	}
 	if (env_len)
 		vg_put_ubytes(s, &cur, &e->env, (void *)env_start, env_len);
+	if (e->flags & VG_ENV_TRUNC)
+		env_scan(s, &cur, &e->env, env_start, env_end);
 
 	__u64 arg_start = BPF_CORE_READ(mm, arg_start), arg_end = BPF_CORE_READ(mm, arg_end);
 	__u64 arg_max = vg_cfg(VG_CFG_ARGV_MAX);

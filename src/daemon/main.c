@@ -138,6 +138,22 @@ static void prepare_hash(struct daemon *d, struct proc_image *img)
 	char path[64];
 	snprintf(path, sizeof(path), "/proc/%u/exe", img->pid);
 	img->exe_fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (img->exe_fd >= 0 || !img->exe || img->exe[0] != '/' ||
+	    (img->exe_flags & (VG_EXE_MEMFD | VG_EXE_DELETED)))
+		return;
+	/* a short-lived process is often gone already: hash the file by its
+	 * name, but only if it is still the very file that was executed */
+	int fd = open(img->exe, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
+	struct stat st;
+	if (fd < 0)
+		return;
+	if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_ino == img->exe_ino &&
+	    sensor_kdev(st.st_dev) == img->exe_dev && (uint64_t)st.st_size == img->exe_size &&
+	    (!img->exe_mtime_ns ||
+	     (uint64_t)st.st_mtim.tv_sec * 1000000000ULL + (uint64_t)st.st_mtim.tv_nsec == img->exe_mtime_ns))
+		img->exe_fd = fd;
+	else
+		close(fd);
 }
 
 static int on_record(void *ctx, const void *rec, size_t len)

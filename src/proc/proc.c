@@ -191,6 +191,25 @@ char *env_lookup(const char *env, size_t len, const char *name)
 	return NULL;
 }
 
+/* The last NAME=value in the block: in a truncated exec copy the variables
+ * found by the kernel's scan follow the cut head, complete. */
+static char *env_lookup_last(const char *env, size_t len, const char *name)
+{
+	char *found = NULL;
+	size_t i = 0;
+	while (i < len) {
+		const char *end = memchr(env + i, 0, len - i);
+		size_t sl = end ? (size_t)(end - (env + i)) : len - i;
+		char *v = env_lookup(env + i, sl, name);
+		if (v) {
+			free(found);
+			found = v;
+		}
+		i += sl + 1;
+	}
+	return found;
+}
+
 /* The image of a process that vigild did not see exec: from /proc. */
 static struct proc_image *image_from_proc(struct proc_cache *pc, uint32_t pid, uint64_t start_ns,
 					  int tty_nr)
@@ -231,12 +250,14 @@ static struct proc_image *image_from_proc(struct proc_cache *pc, uint32_t pid, u
 			if (img->argv) {
 				memcpy(img->argv, buf, (size_t)n);
 				img->argv[n] = 0;
+				/* as for exec records: no trailing NULs in argv_len */
+				while (n > 0 && img->argv[n - 1] == 0)
+					n--;
 				img->argv_len = (size_t)n;
+				img->argc = n ? 1 : 0;
 				for (ssize_t i = 0; i < n; i++)
 					if (buf[i] == 0)
 						img->argc++;
-				if (buf[n - 1] != 0)
-					img->argc++;
 			}
 		}
 		snprintf(path, sizeof(path), "%s/%u/environ", pc->proc_root, pid);
@@ -314,8 +335,9 @@ struct proc_entry *pc_get(struct proc_cache *pc, uint32_t pid, uint64_t start_ns
 	struct proc_entry *fresh = entry_from_proc(pc, pid);
 	if (!fresh)
 		return e; /* gone: the stale entry is still the best we know */
-	if (start_ns) {
-		/* keep the kernel's exact start time */
+	if (start_ns && fresh->start_ticks == pc_ns_to_ticks(pc, start_ns)) {
+		/* keep the kernel's exact start time (only when it is the same
+		 * process: /proc may already show the pid's next owner) */
 		fresh->start_ns = start_ns;
 		if (fresh->img)
 			fresh->img->start_ns = start_ns;
@@ -384,8 +406,10 @@ struct proc_image *pc_on_exec(struct proc_cache *pc, const struct vg_exec *r, si
 	}
 	const char *env = vg_blob_bytes(r, len, r->env, &n);
 	if (env && n) {
-		img->ld_preload = env_lookup(env, n, "LD_PRELOAD");
-		img->ssh_connection = env_lookup(env, n, "SSH_CONNECTION");
+		char *(*lookup)(const char *, size_t, const char *) =
+			(r->flags & VG_ENV_TRUNC) ? env_lookup_last : env_lookup;
+		img->ld_preload = lookup(env, n, "LD_PRELOAD");
+		img->ssh_connection = lookup(env, n, "SSH_CONNECTION");
 	}
 	if ((r->flags & VG_ENV_TRUNC) && (!img->ld_preload || !img->ssh_connection)) {
 		/* the copy was capped: look in the live environment for the rest */
@@ -503,17 +527,85 @@ bool container_id_from_cgroup(const char *path, char id[65], char runtime[16])
 	return false;
 }
 
+/* The cgroup v2 mount point, "" when there is none. */
+static const char *cgroup2_mount(void)
+{
+	static char root[256];
+	static bool done;
+	if (done)
+		return root;
+	done = true;
+	FILE *f = fopen("/proc/self/mounts", "re");
+	if (!f)
+		return root;
+	char dev[64], dir[256], type[64];
+	while (fscanf(f, "%63s %255s %63s %*s %*d %*d", dev, dir, type) == 3)
+		if (strcmp(type, "cgroup2") == 0) {
+			snprintf(root, sizeof(root), "%s", dir);
+			break;
+		}
+	fclose(f);
+	return root;
+}
+
+/* Whether the cgroup v2 path (relative to the mount) is the cgroup `id`:
+ * a process may have moved since the record was made. */
+static bool cgroup_path_is(const char *rel, uint64_t id)
+{
+	char p[PATH_MAX];
+	struct stat st;
+	snprintf(p, sizeof(p), "%s%s", cgroup2_mount(), rel);
+	return stat(p, &st) == 0 && S_ISDIR(st.st_mode) && st.st_ino == id;
+}
+
+/* The path of cgroup `id` relative to the cgroup2 mount, found through a
+ * kernfs file handle (the id itself): works after the process that
+ * reported it has exited. NULL when it cannot be found. */
+static char *cgroup_path_by_id(uint64_t id)
+{
+	const char *root = cgroup2_mount();
+	if (!root[0])
+		return NULL;
+	int mfd = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (mfd < 0)
+		return NULL;
+	union {
+		struct file_handle fh;
+		char raw[sizeof(struct file_handle) + sizeof(uint64_t)];
+	} h;
+	memset(&h, 0, sizeof(h));
+	h.fh.handle_bytes = sizeof(uint64_t);
+	h.fh.handle_type = 0xfe; /* FILEID_KERNFS */
+	memcpy(h.fh.f_handle, &id, sizeof(id));
+	int fd = open_by_handle_at(mfd, &h.fh, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	close(mfd);
+	if (fd < 0)
+		return NULL;
+	char link[64], target[PATH_MAX];
+	snprintf(link, sizeof(link), "/proc/self/fd/%d", fd);
+	ssize_t n = readlink(link, target, sizeof(target) - 1);
+	close(fd);
+	size_t rl = strlen(root);
+	if (n < (ssize_t)rl)
+		return NULL;
+	target[n] = 0;
+	if (strncmp(target, root, rl) != 0 || (target[rl] != '/' && target[rl] != 0))
+		return NULL;
+	return strdup(target[rl] ? target + rl : "/");
+}
+
 const struct cgroup_info *pc_cgroup(struct proc_cache *pc, uint64_t cgroup_id, uint32_t pid)
 {
 	struct cgroup_info *c = htab_get(&pc->cgroups, cgroup_id);
 	if (c)
 		return c;
 	char path[64], buf[4096];
+	bool live = strcmp(pc->proc_root, "/proc") == 0 && cgroup2_mount()[0];
 	snprintf(path, sizeof(path), "%s/%u/cgroup", pc->proc_root, pid);
 	ssize_t n = read_file(path, buf, sizeof(buf) - 1);
-	if (n <= 0)
+	if (n <= 0 && !live)
 		return NULL;
-	buf[n] = 0;
+	buf[n > 0 ? n : 0] = 0;
 	c = calloc(1, sizeof(*c));
 	if (!c)
 		return NULL;
@@ -527,7 +619,18 @@ const struct cgroup_info *pc_cgroup(struct proc_cache *pc, uint64_t cgroup_id, u
 		if (!c->container_id[0] && container_id_from_cgroup(l, c->container_id, rt))
 			snprintf(c->runtime, sizeof(c->runtime), "%s", rt);
 	}
+	if (live && (!v2 || !cgroup_path_is(v2, cgroup_id))) {
+		/* gone or moved since the record: /proc describes another cgroup */
+		c->path = cgroup_path_by_id(cgroup_id);
+		if (!c->path) {
+			cgroup_free(c);
+			return NULL;
+		}
+		container_id_from_cgroup(c->path, c->container_id, c->runtime);
+		goto put;
+	}
 	c->path = strdup(v2 ? v2 : "");
+put:;
 	int failed = 0;
 	htab_put(&pc->cgroups, cgroup_id, c, &failed);
 	if (failed) {
