@@ -76,8 +76,51 @@ $(BUILD)/bench/%: bench/%.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< -lpthread
 
+# the engine benchmark links the engine and its libraries
+$(BUILD)/bench/engine_bench: bench/engine_bench.c $(BUILD)/libvigil.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(BUILD)/libvigil.a $(LIBS)
+
 unit: $(UNIT_BINS)
 	@set -e; for t in $(UNIT_BINS); do echo "== $$t"; $$t; done
+
+# libFuzzer targets, built by clang from the sources directly (not from the
+# gcc-built libvigil.a); `make fuzz` runs each for FUZZ_SECONDS from seeds
+# made by tests/fuzz/gen_seeds.c, with tests/fuzz/dict/NAME.dict when there
+# is one. The corpus grows in BUILD/fuzz/NAME.corpus; findings land there too.
+FUZZ_SECONDS ?= 20
+FUZZ_SRCS := src/daemon/config.c src/sensor/hooks.c src/sensor/decode.c src/event/json.c \
+	src/event/event.c src/event/dns.c src/event/path.c src/util/strbuf.c src/util/htab.c src/proc/proc.c
+FUZZ_BINS := $(patsubst tests/fuzz/%.c,$(BUILD)/fuzz/%,$(wildcard tests/fuzz/fuzz_*.c))
+.PHONY: fuzz
+$(BUILD)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_SRCS) $(wildcard src/*/*.h) bpf/records.h tests/unit/jsoncheck.h
+	@mkdir -p $(dir $@)
+	$(CLANG) -g -O1 -std=gnu11 -Isrc -Ibpf -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
+		-fno-omit-frame-pointer -o $@ $< $(FUZZ_SRCS)
+
+# the Sigma parser (and the matcher built from what parses); seeds: the shipped rules
+FUZZ_SIGMA_SRCS := src/engine/sigma.c src/engine/cond.c src/engine/fieldmap.c src/engine/match.c \
+	src/event/flat.c src/util/strbuf.c src/util/htab.c
+$(BUILD)/fuzz/fuzz_sigma: tests/fuzz/fuzz_sigma.c $(FUZZ_SIGMA_SRCS) $(wildcard src/*/*.h)
+	@mkdir -p $(dir $@) $(BUILD)/fuzz/seeds/fuzz_sigma
+	@i=0; for f in $$(find rules -name '*.yml' -o -name '*.yaml'); do i=$$((i+1)); cp $$f $(BUILD)/fuzz/seeds/fuzz_sigma/rule$$i.yml; done
+	$(CLANG) -g -O1 -std=gnu11 -Isrc -Ibpf -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
+		-fno-omit-frame-pointer -o $@ $< $(FUZZ_SIGMA_SRCS) -lyaml -lhs -lpcre2-8 -lstdc++ -lm -lpthread
+
+$(BUILD)/fuzz/gen_seeds: tests/fuzz/gen_seeds.c tests/unit/recbuild.h bpf/records.h
+	@mkdir -p $(dir $@)
+	$(CC) -std=gnu11 -Wall -Werror -o $@ $<
+
+fuzz: $(FUZZ_BINS) $(BUILD)/fuzz/gen_seeds
+	@$(BUILD)/fuzz/gen_seeds $(BUILD)/fuzz/seeds
+	@set -e; for f in $(FUZZ_BINS); do n=$$(basename $$f); echo "== $$n ($(FUZZ_SECONDS) s)"; \
+	  mkdir -p $$f.corpus; rm -f $$f-crash-* $$f-leak-* $$f-timeout-* $$f-oom-*; rc=0; \
+	  $$f -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 -artifact_prefix=$$f- \
+	    $$(test -f tests/fuzz/dict/$$n.dict && echo -dict=tests/fuzz/dict/$$n.dict) \
+	    $$f.corpus $$(test -d $(BUILD)/fuzz/seeds/$$n && echo $(BUILD)/fuzz/seeds/$$n) >$$f.log 2>&1 || rc=$$?; \
+	  grep -E "^(stat::number_of_executed_units|stat::average_exec_per_sec|stat::new_units_added|stat::peak_rss_mb)|DONE" $$f.log || true; \
+	  if [ $$rc != 0 ]; then tail -n 60 $$f.log; echo "$$n: FAILED (exit $$rc); log $$f.log"; exit 1; fi; \
+	done
 
 # Scenario tests need root, the real kernel and the built daemon.
 scenario: all

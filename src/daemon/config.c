@@ -217,6 +217,13 @@ int config_load(struct vigil_config *c, const char *path, char *err, size_t errl
 	char *text = NULL;
 	size_t cap = 0;
 	ssize_t n = getdelim(&text, &cap, 0, f);
+	if (n < 0 && ferror(f)) {
+		/* a read error (EISDIR, EIO) is not an empty file */
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		fclose(f);
+		free(text);
+		return -1;
+	}
 	fclose(f);
 	int r = config_parse(c, n > 0 ? text : "", path, err, errlen);
 	free(text);

@@ -17,9 +17,9 @@ int vg_dns_parse(const uint8_t *msg, size_t len, struct vg_dns_question *q)
 	if (q->qdcount == 0)
 		return -1;
 	size_t i = 12, o = 0;
-	for (int labels = 0; labels < 128; labels++) {
-		if (i >= len)
-			return -1;
+	for (int labels = 0;; labels++) {
+		if (i >= len || labels >= 128)
+			return -1; /* no root label within 128 labels: not a name */
 		uint8_t l = msg[i++];
 		if (l == 0)
 			break;
@@ -32,11 +32,14 @@ int vg_dns_parse(const uint8_t *msg, size_t len, struct vg_dns_question *q)
 		for (uint8_t k = 0; k < l; k++) {
 			uint8_t c = msg[i + k];
 			/* keep names printable; odd bytes are escaped as in zone files */
-			if (c > 0x20 && c < 0x7f && c != '.' && c != '\\') {
+			bool plain = c > 0x20 && c < 0x7f && c != '.' && c != '\\';
+			/* escapes make the name longer than the label check above
+			 * allowed for: bound every write, keeping room for the NUL */
+			if (o + (plain ? 1 : 4) >= sizeof(q->name))
+				return -1;
+			if (plain) {
 				q->name[o++] = (char)c;
 			} else {
-				if (o + 4 >= sizeof(q->name))
-					return -1;
 				q->name[o++] = '\\';
 				q->name[o++] = (char)('0' + c / 100);
 				q->name[o++] = (char)('0' + (c / 10) % 10);

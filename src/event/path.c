@@ -28,11 +28,19 @@ size_t vg_path_resolve(const char *base, const char *path, char *out, size_t cap
 			if (n == 1 && s[0] == '.') {
 				/* nothing */
 			} else if (n == 2 && s[0] == '.' && s[1] == '.') {
-				if (depth > 0)
-					len = marks[--depth];
+				if (depth > 0 && --depth < 256) {
+					len = marks[depth];
+				} else if (depth >= 256) {
+					/* deeper than the mark stack: cut the last component */
+					while (len > 1 && out[len - 1] != '/')
+						len--;
+					if (len > 1)
+						len--;
+				}
 			} else {
 				if (depth < 256)
-					marks[depth++] = len;
+					marks[depth] = len;
+				depth++;
 				if (len > 1 && len < cap - 1)
 					out[len++] = '/';
 				size_t room = cap - 1 - len;

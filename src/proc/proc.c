@@ -332,18 +332,21 @@ struct proc_entry *pc_get(struct proc_cache *pc, uint32_t pid, uint64_t start_ns
 	if (e && (start_ns == 0 || e->start_ticks == pc_ns_to_ticks(pc, start_ns)))
 		return e;
 	pc->misses++;
+	/* the cached entry belongs to an earlier owner of this pid: never lend
+	 * its context to another process */
 	struct proc_entry *fresh = entry_from_proc(pc, pid);
 	if (!fresh)
-		return e; /* gone: the stale entry is still the best we know */
-	if (start_ns && fresh->start_ticks == pc_ns_to_ticks(pc, start_ns)) {
-		/* keep the kernel's exact start time (only when it is the same
-		 * process: /proc may already show the pid's next owner) */
+		return NULL;
+	bool same = start_ns && fresh->start_ticks == pc_ns_to_ticks(pc, start_ns);
+	if (same) {
+		/* keep the kernel's exact start time */
 		fresh->start_ns = start_ns;
 		if (fresh->img)
 			fresh->img->start_ns = start_ns;
 	}
 	put_entry(pc, fresh);
-	return fresh;
+	/* /proc may already show the pid's next owner */
+	return same ? fresh : NULL;
 }
 
 void pc_on_fork(struct proc_cache *pc, uint32_t parent, uint64_t parent_start, uint32_t child,

@@ -13,6 +13,13 @@ struct jc {
 	size_t n, i;
 	const char *why;
 	int depth;
+	/* optional lookup of one dotted path (array elements share their
+	 * array's path; the first value at the path wins) */
+	const char *want;
+	char path[1024];
+	size_t plen;
+	const char *found;
+	size_t found_len;
 };
 
 static void jc_ws(struct jc *c)
@@ -105,9 +112,20 @@ static int jc_container(struct jc *c, char open, char close)
 	}
 	for (;;) {
 		jc_ws(c);
+		size_t keep = c->plen;
 		if (close == '}') {
+			size_t ks = c->i;
 			if (jc_string(c))
 				return -1;
+			/* path += "." + raw key (keys here need no unescaping) */
+			size_t kl = c->i - ks - 2;
+			if (c->plen + kl + 2 < sizeof(c->path)) {
+				if (c->plen)
+					c->path[c->plen++] = '.';
+				memcpy(c->path + c->plen, c->s + ks + 1, kl);
+				c->plen += kl;
+				c->path[c->plen] = 0;
+			}
 			jc_ws(c);
 			if (c->i >= c->n || c->s[c->i] != ':')
 				return jc_fail(c, "expected ':'");
@@ -116,6 +134,8 @@ static int jc_container(struct jc *c, char open, char close)
 		}
 		if (jc_value(c))
 			return -1;
+		c->plen = keep;
+		c->path[keep] = 0;
 		jc_ws(c);
 		if (c->i < c->n && c->s[c->i] == ',') {
 			c->i++;
@@ -130,9 +150,23 @@ static int jc_container(struct jc *c, char open, char close)
 	}
 }
 
+static int jc_value1(struct jc *c);
+
 static int jc_value(struct jc *c)
 {
 	jc_ws(c);
+	size_t st = c->i;
+	int mine = c->want && !c->found && strcmp(c->path, c->want) == 0;
+	if (mine)
+		c->found = c->s + st;
+	int r = jc_value1(c);
+	if (mine)
+		c->found_len = c->i - st;
+	return r;
+}
+
+static int jc_value1(struct jc *c)
+{
 	if (c->i >= c->n)
 		return jc_fail(c, "expected a value");
 	char ch = c->s[c->i];
@@ -167,6 +201,18 @@ static inline const char *json_check(const char *s, size_t n, size_t *at)
 	if (at)
 		*at = c.i;
 	return c.why;
+}
+
+/* The raw JSON text of the value at a dotted path ("process.args" gives
+ * the whole array, "destination.ip" gives "\"127.0.0.1\""), or NULL when
+ * the document is invalid or has no such path. *len gets its length. */
+static inline const char *json_get(const char *s, size_t n, const char *path, size_t *len)
+{
+	struct jc c = {.s = s, .n = n, .want = path};
+	if (jc_value(&c) || c.why)
+		return NULL;
+	*len = c.found ? c.found_len : 0;
+	return c.found;
 }
 
 #endif

@@ -1,0 +1,604 @@
+/* vg_event_json: crafted sensor records (and process images) to ECS JSON,
+ * checked by a strict JSON parser and by dotted-path lookups of the
+ * fields docs/daemon-interface.md promises. */
+#define _GNU_SOURCE
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <errno.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <arpa/inet.h>
+#include <arpa/nameser.h>
+#include <netinet/in.h>
+#include <resolv.h>
+#include <sys/socket.h>
+#include <cmocka.h>
+#include "event/event.h"
+#include "jsoncheck.h"
+#include "sensor/blob.h"
+#include "recbuild.h"
+
+static struct rb r;
+static struct strbuf sb;
+static const struct vg_host host = {.name = "testhost", .id = "0123456789abcdef0123456789abcdef"};
+
+/* Encodes ev into sb (reset first), checks that it is one valid JSON
+ * object, and returns the text. */
+static const char *encode(const struct vg_event *ev)
+{
+	sb_reset(&sb);
+	vg_event_json(&sb, ev, &host);
+	assert_false(sb.oom);
+	assert_int_equal(strlen(sb.buf), sb.len); /* no NUL inside */
+	size_t at = 0;
+	const char *why = json_check(sb.buf, sb.len, &at);
+	if (why)
+		fail_msg("invalid JSON (%s) at %zu: ...%.60s\nwhole: %s", why, at, sb.buf + (at > 20 ? at - 20 : 0),
+			 sb.buf);
+	assert_int_equal(sb.buf[0], '{');
+	assert_null(strchr(sb.buf, '\n'));
+	return sb.buf;
+}
+
+/* The value at a dotted path equals want (raw JSON text). */
+#define FIELD(path, want) field_is(path, want, __LINE__)
+static void field_is(const char *path, const char *want, int line)
+{
+	size_t n = 0;
+	const char *v = json_get(sb.buf, sb.len, path, &n);
+	if (!v)
+		fail_msg("line %d: no field %s in %s", line, path, sb.buf);
+	if (n != strlen(want) || memcmp(v, want, n) != 0)
+		fail_msg("line %d: %s is %.*s, want %s", line, path, (int)n, v, want);
+}
+
+static void no_field(const char *path)
+{
+	size_t n;
+	if (json_get(sb.buf, sb.len, path, &n))
+		fail_msg("unexpected field %s in %s", path, sb.buf);
+}
+
+static void has(const char *needle)
+{
+	if (!strstr(sb.buf, needle))
+		fail_msg("'%s' not in %s", needle, sb.buf);
+}
+
+static void fill_task(struct vg_hdr *h, uint32_t pid, const char *comm)
+{
+	h->ts = 1;
+	h->task.pid = pid;
+	h->task.tid = pid + 1;
+	h->task.ppid = 1000;
+	h->task.pgid = pid;
+	h->task.sid = 900;
+	h->task.ns_pid = 7;
+	h->task.uid = 1001;
+	h->task.euid = 0;
+	h->task.gid = 1002;
+	h->task.egid = 0;
+	h->task.auid = 1001;
+	h->task.start_ns = 5555;
+	h->task.cgroup_id = 4321;
+	snprintf(h->task.comm, sizeof(h->task.comm), "%s", comm);
+}
+
+static struct vg_event *event(void)
+{
+	struct vg_event *ev = vg_event_new(r.u.buf, r.len);
+	assert_non_null(ev);
+	ev->wall_ns = 1700000000123456789ULL;
+	return ev;
+}
+
+/* Builds an image the way vigild does: from an exec record. */
+static struct proc_image *image(struct proc_cache *pc, uint32_t pid, const char *exe, const void *argv, size_t argv_n,
+				const char *cwd, const char *env, size_t env_n)
+{
+	static struct rb ir;
+	struct vg_exec *x = rb_init(&ir, sizeof(*x), VG_EV_EXEC, VG_HOOK_EXEC);
+	x->h.task.pid = pid;
+	x->exe = rb_str(&ir, exe);
+	x->argv = rb_bytes(&ir, argv, argv_n);
+	if (cwd)
+		x->cwd = rb_str(&ir, cwd);
+	if (env)
+		x->env = rb_bytes(&ir, env, env_n);
+	x->tty = rb_str(&ir, "pts1");
+	x->nodename = rb_str(&ir, "node-a");
+	struct proc_image *img = pc_on_exec(pc, x, ir.len);
+	assert_non_null(img);
+	pc_on_exit(pc, pid); /* the cache's reference goes; ours stays */
+	assert_int_equal(img->refs, 1);
+	return img;
+}
+#define LIT(s) s, sizeof(s) - 1
+
+static struct proc_cache pc;
+
+static int setup(void **state)
+{
+	sb_init(&sb);
+	return pc_init(&pc, "/nonexistent-proc");
+}
+
+static int teardown(void **state)
+{
+	sb_free(&sb);
+	pc_free(&pc);
+	return 0;
+}
+
+static void test_exec(void **state)
+{
+	struct vg_exec *x = rb_init(&r, sizeof(*x), VG_EV_EXEC, VG_HOOK_EXEC);
+	fill_task(&x->h, 4242, "curl");
+	x->flags = VG_EXE_TMPFS | VG_EXECVEAT;
+	x->exe_ino = 777;
+	x->exe_dev = 0x800002;
+	x->exe_mode = 0104755;
+	x->exe_size = 99;
+	x->exe_uid = 0;
+	x->filename = rb_str(&r, "./run.sh");
+	x->interp = rb_str(&r, "/bin/sh");
+	x->cwd = rb_str(&r, "/srv/work");
+	x->fd[0].kind = VG_FD_TTY;
+	x->fd[0].path = rb_str(&r, "/dev/pts/1");
+	x->fd[1].kind = VG_FD_PIPE;
+	x->fd[2].kind = VG_FD_SOCKET;
+	x->fd[2].sock.family = AF_INET;
+	x->fd[2].sock.type = SOCK_STREAM;
+	x->fd[2].sock.protocol = 6;
+	x->fd[2].sock.local.family = AF_INET;
+	x->fd[2].sock.local.port = 4444;
+	inet_pton(AF_INET, "10.0.0.5", x->fd[2].sock.local.addr);
+	x->fd[2].sock.remote.family = AF_INET;
+	x->fd[2].sock.remote.port = 51000;
+	inet_pton(AF_INET, "10.0.0.6", x->fd[2].sock.remote.addr);
+	struct vg_event *ev = event();
+	ev->img = image(&pc, 4242, "/bin/sh", LIT("sh\0./run.sh\0--opt=\"q\"\0"), "/srv/work",
+			LIT("HOME=/root\0LD_PRELOAD=/tmp/x.so\0SSH_CONNECTION=1.2.3.4 5 6.7.8.9 22\0"));
+	snprintf(ev->img->sha256, sizeof(ev->img->sha256), "%064d", 0);
+	ev->parent = image(&pc, 1000, "/usr/bin/bash", LIT("-bash\0"), "/root", NULL, 0);
+	ev->nanc = 2;
+	ev->anc_pid[0] = 1000;
+	ev->anc[0] = img_get(ev->parent);
+	ev->anc_pid[1] = 1;
+	ev->anc[1] = image(&pc, 1, "/sbin/init", LIT("/sbin/init\0"), "/", NULL, 0);
+	encode(ev);
+	FIELD("@timestamp", "\"2023-11-14T22:13:20.123456789Z\"");
+	FIELD("event.action", "\"exec\"");
+	FIELD("event.category", "[\"process\"]");
+	FIELD("event.kind", "\"event\"");
+	FIELD("event.outcome", "\"success\"");
+	FIELD("host.name", "\"testhost\"");
+	FIELD("process.pid", "4242");
+	FIELD("process.thread.id", "4243");
+	FIELD("process.name", "\"curl\"");
+	FIELD("process.executable", "\"/bin/sh\"");
+	FIELD("process.args", "[\"sh\",\"./run.sh\",\"--opt=\\\"q\\\"\"]");
+	FIELD("process.args_count", "3");
+	FIELD("process.command_line", "\"sh ./run.sh --opt=\\\"q\\\"\"");
+	FIELD("process.working_directory", "\"/srv/work\"");
+	FIELD("process.tty.name", "\"pts1\"");
+	FIELD("process.env_vars", "[\"LD_PRELOAD=/tmp/x.so\",\"SSH_CONNECTION=1.2.3.4 5 6.7.8.9 22\"]");
+	FIELD("process.hash.sha256", "\"0000000000000000000000000000000000000000000000000000000000000000\"");
+	FIELD("process.parent.pid", "1000");
+	FIELD("process.parent.executable", "\"/usr/bin/bash\"");
+	FIELD("process.parent.args", "[\"-bash\"]");
+	FIELD("process.session_leader.pid", "900");
+	FIELD("process.user.id", "0");
+	FIELD("process.real_user.id", "1001");
+	FIELD("user.id", "1001");
+	FIELD("user.effective.id", "0");
+	FIELD("vigil.exec.filename", "\"./run.sh\"");
+	FIELD("vigil.exec.script", "\"/srv/work/run.sh\"");
+	FIELD("vigil.exec.interpreter", "\"/bin/sh\"");
+	FIELD("vigil.exec.execveat", "true");
+	FIELD("vigil.exec.tmpfs", "true");
+	FIELD("vigil.exec.memfd", "false");
+	FIELD("vigil.exec.fileless", "true");
+	FIELD("vigil.exec.setuid", "true");
+	FIELD("vigil.exec.setgid", "false");
+	FIELD("vigil.exec.inode", "777");
+	FIELD("vigil.stdio.stdin.type", "\"tty\"");
+	FIELD("vigil.stdio.stdin.path", "\"/dev/pts/1\"");
+	FIELD("vigil.stdio.stdout.type", "\"pipe\"");
+	FIELD("vigil.stdio.stderr.type", "\"socket\"");
+	FIELD("vigil.stdio.stderr.socket.local.ip", "\"10.0.0.5\"");
+	FIELD("vigil.stdio.stderr.socket.remote.port", "51000");
+	FIELD("vigil.ancestors.pid", "1000"); /* the first element: the parent */
+	has("{\"pid\":1,\"executable\":\"/sbin/init\"");
+	FIELD("vigil.nodename", "\"node-a\"");
+	FIELD("vigil.sid", "900");
+	FIELD("vigil.auid", "1001");
+	FIELD("vigil.cgroup_id", "4321");
+	no_field("error");
+	vg_event_free(ev); /* drops every image reference: ASan checks */
+}
+
+static void test_exec_no_image(void **state)
+{
+	/* an exec whose blobs are all absent and no image: still valid */
+	struct vg_exec *x = rb_init(&r, sizeof(*x), VG_EV_EXEC, VG_HOOK_EXEC);
+	fill_task(&x->h, 10, "a\"b\\c\x01\xff");
+	x->fd[0].kind = 99; /* unknown kind */
+	struct vg_event *ev = event();
+	encode(ev);
+	FIELD("process.name", "\"a\\\"b\\\\c\\u0001\\u00ff\"");
+	FIELD("vigil.stdio.stdin.type", "\"other\"");
+	no_field("process.executable");
+	no_field("vigil.exec.filename");
+	vg_event_free(ev);
+}
+
+static void test_file_rename_relative(void **state)
+{
+	struct vg_file2 *f = rb_init(&r, sizeof(*f), VG_EV_FILE_RENAME, VG_HOOK_RENAME);
+	fill_task(&f->h, 300, "mv");
+	f->src.path = rb_str(&r, "a.txt");
+	f->src.base = rb_str(&r, "/home/u");
+	f->dst.path = rb_str(&r, "../../etc/./cron.d//evil");
+	f->dst.base = rb_str(&r, "/home/u/sub");
+	struct vg_event *ev = event();
+	encode(ev);
+	FIELD("event.action", "\"file_rename\"");
+	FIELD("event.category", "[\"file\"]");
+	FIELD("file.path", "\"/home/etc/cron.d/evil\"");
+	FIELD("vigil.file.old_path", "\"/home/u/a.txt\"");
+	vg_event_free(ev);
+
+	/* relative, no base: the process's cwd at exec is used */
+	f = rb_init(&r, sizeof(*f), VG_EV_FILE_RENAME, VG_HOOK_RENAME);
+	fill_task(&f->h, 301, "mv");
+	f->src.path = rb_str(&r, "/abs/old");
+	f->dst.path = rb_str(&r, "x/../y");
+	ev = event();
+	ev->img = image(&pc, 301, "/bin/mv", LIT("mv\0"), "/tmp", NULL, 0);
+	encode(ev);
+	FIELD("file.path", "\"/tmp/y\"");
+	FIELD("vigil.file.old_path", "\"/abs/old\"");
+	vg_event_free(ev);
+
+	/* a failed rename */
+	f = rb_init(&r, sizeof(*f), VG_EV_FILE_RENAME, VG_HOOK_RENAME);
+	fill_task(&f->h, 302, "mv");
+	f->h.ret = -EXDEV;
+	f->src.path = rb_str(&r, "/a");
+	f->dst.path = rb_str(&r, "/mnt/b");
+	ev = event();
+	encode(ev);
+	FIELD("event.outcome", "\"failure\"");
+	FIELD("error.code", "\"EXDEV\"");
+	FIELD("error.errno", "18");
+	vg_event_free(ev);
+}
+
+static void test_file_one_path(void **state)
+{
+	struct vg_file *f = rb_init(&r, sizeof(*f), VG_EV_FILE_CHMOD, VG_HOOK_CHMOD);
+	fill_task(&f->h, 400, "chmod");
+	f->mode = 04755;
+	f->old_mode = 0644;
+	f->ino = 12;
+	f->target.path = rb_str(&r, "tool");
+	f->target.base = rb_str(&r, "/usr/local/bin");
+	struct vg_event *ev = event();
+	encode(ev);
+	FIELD("event.action", "\"file_chmod\"");
+	FIELD("file.path", "\"/usr/local/bin/tool\"");
+	FIELD("file.mode", "\"4755\"");
+	FIELD("file.inode", "12");
+	FIELD("vigil.file.old_mode", "\"0644\"");
+	FIELD("vigil.file.exec_added", "true");
+	FIELD("vigil.file.setuid_added", "true");
+	FIELD("vigil.file.setgid_added", "false");
+	vg_event_free(ev);
+
+	/* a path with bytes that are not UTF-8 and control characters */
+	f = rb_init(&r, sizeof(*f), VG_EV_FILE_CREATE, VG_HOOK_OPEN);
+	fill_task(&f->h, 401, "touch");
+	f->target.path = rb_str(&r, "/tmp/a\nb\xff\"c");
+	ev = event();
+	encode(ev);
+	FIELD("file.path", "\"/tmp/a\\nb\\u00ff\\\"c\"");
+	vg_event_free(ev);
+}
+
+static void put_ip(struct vg_sockaddr *a, int family, const char *ip, uint16_t port)
+{
+	a->family = (uint16_t)family;
+	a->port = port;
+	assert_int_equal(inet_pton(family, ip, a->addr), 1);
+}
+
+static void test_connect_ipv4(void **state)
+{
+	struct vg_net *n = rb_init(&r, sizeof(*n), VG_EV_NET_CONNECT, VG_HOOK_CONNECT);
+	fill_task(&n->h, 500, "curl");
+	n->fd = 3;
+	n->sock.family = AF_INET;
+	n->sock.type = SOCK_STREAM;
+	n->sock.protocol = 6;
+	put_ip(&n->sock.local, AF_INET, "127.0.0.1", 45678);
+	put_ip(&n->sock.remote, AF_INET, "127.0.0.1", 8080);
+	put_ip(&n->addr, AF_INET, "127.0.0.1", 8080);
+	struct vg_event *ev = event();
+	encode(ev);
+	FIELD("event.action", "\"connect\"");
+	FIELD("event.category", "[\"network\"]");
+	FIELD("destination.ip", "\"127.0.0.1\"");
+	FIELD("destination.port", "8080");
+	FIELD("source.ip", "\"127.0.0.1\"");
+	FIELD("source.port", "45678");
+	FIELD("network.transport", "\"tcp\"");
+	FIELD("network.type", "\"ipv4\"");
+	FIELD("network.direction", "\"egress\"");
+	FIELD("vigil.net.fd", "3");
+	has("\"ip\":\"127.0.0.1\"");
+	vg_event_free(ev);
+
+	/* refused: the address argument is still the destination */
+	n = rb_init(&r, sizeof(*n), VG_EV_NET_CONNECT, VG_HOOK_CONNECT);
+	fill_task(&n->h, 501, "nc");
+	n->h.ret = -ECONNREFUSED;
+	n->sock.family = AF_INET;
+	n->sock.type = SOCK_STREAM;
+	put_ip(&n->addr, AF_INET, "192.0.2.1", 1);
+	ev = event();
+	encode(ev);
+	FIELD("event.outcome", "\"failure\"");
+	FIELD("error.code", "\"ECONNREFUSED\"");
+	FIELD("error.errno", "111");
+	FIELD("destination.ip", "\"192.0.2.1\"");
+	FIELD("destination.port", "1");
+	no_field("source"); /* family 0: no address */
+	vg_event_free(ev);
+}
+
+static void test_connect_ipv6(void **state)
+{
+	struct vg_net *n = rb_init(&r, sizeof(*n), VG_EV_NET_CONNECT, VG_HOOK_CONNECT);
+	fill_task(&n->h, 600, "ssh");
+	n->sock.family = AF_INET6;
+	n->sock.type = SOCK_STREAM;
+	n->sock.protocol = 6;
+	put_ip(&n->sock.local, AF_INET6, "::1", 50000);
+	put_ip(&n->addr, AF_INET6, "2001:db8::1", 22);
+	struct vg_event *ev = event();
+	encode(ev);
+	FIELD("destination.ip", "\"2001:db8::1\"");
+	FIELD("destination.port", "22");
+	FIELD("source.ip", "\"::1\"");
+	FIELD("network.type", "\"ipv6\"");
+	vg_event_free(ev);
+
+	/* IPv4-mapped, and accept (directions swap) */
+	n = rb_init(&r, sizeof(*n), VG_EV_NET_ACCEPT, VG_HOOK_ACCEPT);
+	fill_task(&n->h, 601, "sshd");
+	n->sock.family = AF_INET6;
+	n->sock.type = SOCK_STREAM;
+	put_ip(&n->sock.local, AF_INET6, "::ffff:10.1.2.3", 22);
+	put_ip(&n->sock.remote, AF_INET6, "fe80::1", 40000);
+	ev = event();
+	encode(ev);
+	FIELD("event.action", "\"accept\"");
+	FIELD("network.direction", "\"ingress\"");
+	FIELD("source.ip", "\"fe80::1\"");
+	FIELD("destination.ip", "\"::ffff:10.1.2.3\"");
+	FIELD("destination.port", "22");
+	vg_event_free(ev);
+
+	/* listen with a backlog */
+	n = rb_init(&r, sizeof(*n), VG_EV_NET_LISTEN, VG_HOOK_LISTEN);
+	fill_task(&n->h, 602, "nginx");
+	n->backlog = 511;
+	n->sock.family = AF_INET;
+	n->sock.type = SOCK_STREAM;
+	put_ip(&n->sock.local, AF_INET, "0.0.0.0", 80);
+	ev = event();
+	encode(ev);
+	FIELD("source.ip", "\"0.0.0.0\"");
+	FIELD("source.port", "80");
+	FIELD("vigil.net.backlog", "511");
+	vg_event_free(ev);
+}
+
+static void test_dns(void **state)
+{
+	struct vg_dns *d = rb_init(&r, sizeof(*d), VG_EV_NET_DNS, VG_HOOK_DNS);
+	fill_task(&d->h, 700, "getent");
+	d->sock.family = AF_INET;
+	d->sock.type = SOCK_DGRAM;
+	d->sock.protocol = 17;
+	put_ip(&d->sock.local, AF_INET, "10.0.0.2", 33333);
+	put_ip(&d->sock.remote, AF_INET, "127.0.0.53", 53);
+	int n = res_mkquery(ns_o_query, "example.com", ns_c_in, ns_t_a, NULL, 0, NULL, d->payload, VG_DNS_PAYLOAD);
+	assert_true(n > 12);
+	d->len = (uint32_t)n;
+	uint16_t id = (uint16_t)(d->payload[0] << 8 | d->payload[1]);
+	struct vg_event *ev = event();
+	encode(ev);
+	FIELD("event.action", "\"dns_query\"");
+	FIELD("dns.question.name", "\"example.com\"");
+	FIELD("dns.question.type", "\"A\"");
+	char idbuf[16];
+	snprintf(idbuf, sizeof(idbuf), "%u", id);
+	FIELD("dns.id", idbuf);
+	FIELD("destination.ip", "\"127.0.0.53\"");
+	FIELD("destination.port", "53");
+	FIELD("network.transport", "\"udp\"");
+	has("\"name\":\"example.com\"");
+	vg_event_free(ev);
+
+	/* an unknown type, then a payload cut short, then a length past the buffer */
+	d = rb_init(&r, sizeof(*d), VG_EV_NET_DNS, VG_HOOK_DNS);
+	fill_task(&d->h, 701, "dig");
+	n = res_mkquery(ns_o_query, "weird.example", ns_c_in, 4242, NULL, 0, NULL, d->payload, VG_DNS_PAYLOAD);
+	d->len = (uint32_t)n;
+	ev = event();
+	encode(ev);
+	FIELD("dns.question.name", "\"weird.example\"");
+	FIELD("dns.question.type", "\"TYPE4242\"");
+	vg_event_free(ev);
+	d->len = 14;
+	ev = event();
+	encode(ev);
+	no_field("dns.question");
+	vg_event_free(ev);
+	d->len = 0xffffffff;
+	memset(d->payload, 0xff, VG_DNS_PAYLOAD);
+	ev = event();
+	encode(ev);
+	no_field("dns.question");
+	vg_event_free(ev);
+}
+
+static void test_signal(void **state)
+{
+	struct vg_signal *s = rb_init(&r, sizeof(*s), VG_EV_SIGNAL, VG_HOOK_SIGNAL);
+	fill_task(&s->h, 800, "kill");
+	s->sig = 9;
+	s->target_pid = 4243;
+	s->code = 0;
+	snprintf(s->target_comm, sizeof(s->target_comm), "victim");
+	struct vg_event *ev = event();
+	encode(ev);
+	FIELD("event.action", "\"signal\"");
+	FIELD("vigil.signal.number", "9");
+	FIELD("vigil.signal.name", "\"SIGKILL\"");
+	FIELD("vigil.target.pid", "4243");
+	has("\"target_name\":\"victim\"");
+	vg_event_free(ev);
+
+	/* with the target's image; a real-time signal; a full comm without NUL */
+	s = rb_init(&r, sizeof(*s), VG_EV_SIGNAL, VG_HOOK_SIGNAL);
+	fill_task(&s->h, 801, "kill");
+	s->sig = 40;
+	s->target_pid = 4244;
+	memset(s->target_comm, 'A', sizeof(s->target_comm));
+	ev = event();
+	ev->target = image(&pc, 4244, "/usr/sbin/victimd", LIT("victimd\0-f\0"), "/", NULL, 0);
+	encode(ev);
+	FIELD("vigil.signal.name", "\"SIGRT\"");
+	FIELD("vigil.target.executable", "\"/usr/sbin/victimd\"");
+	FIELD("vigil.target.args", "[\"victimd\",\"-f\"]");
+	vg_event_free(ev);
+}
+
+static void test_exit(void **state)
+{
+	struct vg_exit *e = rb_init(&r, sizeof(*e), VG_EV_EXIT, VG_HOOK_EXIT);
+	fill_task(&e->h, 900, "sleep");
+	e->exit_code = 9; /* killed by SIGKILL */
+	struct vg_event *ev = event();
+	encode(ev);
+	FIELD("event.action", "\"exit\"");
+	FIELD("vigil.exit_code", "-1");
+	FIELD("vigil.exit_signal", "9");
+	has("\"exit_signal_name\":\"SIGKILL\"");
+	has("\"core_dumped\":false");
+	vg_event_free(ev);
+
+	e->exit_code = 0x80 | 11; /* SIGSEGV with a core */
+	ev = event();
+	encode(ev);
+	FIELD("vigil.exit_signal", "11");
+	has("\"exit_signal_name\":\"SIGSEGV\"");
+	has("\"core_dumped\":true");
+	vg_event_free(ev);
+
+	e->exit_code = 3 << 8; /* exit(3) */
+	ev = event();
+	encode(ev);
+	FIELD("vigil.exit_code", "3");
+	no_field("vigil.exit_signal");
+	vg_event_free(ev);
+}
+
+static void test_container_and_cgroup(void **state)
+{
+	struct vg_fork *f = rb_init(&r, sizeof(*f), VG_EV_FORK, VG_HOOK_FORK);
+	fill_task(&f->h, 1100, "bash");
+	f->child_pid = 1101;
+	struct cgroup_info cg = {.id = 4321, .path = "/system.slice/docker-x.scope"};
+	snprintf(cg.container_id, sizeof(cg.container_id), "%064d", 7);
+	snprintf(cg.runtime, sizeof(cg.runtime), "docker");
+	struct vg_event *ev = event();
+	ev->cgroup = &cg;
+	encode(ev);
+	FIELD("event.action", "\"fork\"");
+	FIELD("vigil.child.pid", "1101");
+	FIELD("container.runtime.name", "\"docker\"");
+	FIELD("vigil.cgroup", "\"/system.slice/docker-x.scope\"");
+	has("\"id\":\"0000000000000000000000000000000000000000000000000000000000000007\"");
+	vg_event_free(ev);
+}
+
+static void test_metrics(void **state)
+{
+	rb_init(&r, sizeof(struct vg_hdr), 0, 0);
+	struct vg_event *ev = event();
+	ev->extra_json = strdup("{\"events_per_sec\":12,\"drops\":{\"exec\":0}}");
+	encode(ev);
+	FIELD("event.kind", "\"metric\"");
+	FIELD("event.action", "\"vigil_metrics\"");
+	FIELD("vigil.events_per_sec", "12");
+	FIELD("vigil.drops.exec", "0");
+	no_field("process");
+	vg_event_free(ev);
+}
+
+/* Every record type, zero-filled and with hostile header strings:
+ * always one valid JSON object with the right action. */
+static void test_every_type(void **state)
+{
+	for (unsigned t = 1; t < VG_EV_TYPE_MAX; t++) {
+		size_t min = 0;
+		for (size_t pad = 0; pad <= 64; pad += 64) {
+			min = vg_record_min_size(t);
+			assert_true(min > 0);
+			rb_init(&r, min + pad, t, 0);
+			fill_task(&r.u.hdr, 1, "\x1b[31m\"}{");
+			r.u.hdr.ret = (t & 1) ? -1 : (int64_t)INT64_MIN; /* EPERM; and the most negative */
+			if (pad) {
+				/* every byte after the header set, and a comm
+				 * without its NUL (found by fuzz_record: it was
+				 * read with strlen, past the end of the record) */
+				memset(r.u.buf + sizeof(struct vg_hdr), 0xff, r.len - sizeof(struct vg_hdr));
+				memset(r.u.hdr.task.comm, 'C', VG_COMM_LEN);
+			}
+			struct vg_event *ev = event();
+			encode(ev);
+			char want[64];
+			snprintf(want, sizeof(want), "\"%s\"", vg_event_action(t));
+			FIELD("event.action", want);
+			FIELD("event.outcome", t == VG_EV_NET_CONNECT && r.u.hdr.ret == -EINPROGRESS ? "\"unknown\"" : "\"failure\"");
+			FIELD("process.name", pad ? "\"CCCCCCCCCCCCCCCC\"" : "\"\\u001b[31m\\\"}{\"");
+			vg_event_free(ev);
+		}
+	}
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_exec),
+		cmocka_unit_test(test_exec_no_image),
+		cmocka_unit_test(test_file_rename_relative),
+		cmocka_unit_test(test_file_one_path),
+		cmocka_unit_test(test_connect_ipv4),
+		cmocka_unit_test(test_connect_ipv6),
+		cmocka_unit_test(test_dns),
+		cmocka_unit_test(test_signal),
+		cmocka_unit_test(test_exit),
+		cmocka_unit_test(test_container_and_cgroup),
+		cmocka_unit_test(test_metrics),
+		cmocka_unit_test(test_every_type),
+	};
+	return cmocka_run_group_tests_name("json", tests, setup, teardown);
+}
