@@ -346,7 +346,7 @@ struct proc_entry *pc_get(struct proc_cache *pc, uint32_t pid, uint64_t start_ns
 	}
 	put_entry(pc, fresh);
 	/* /proc may already show the pid's next owner */
-	return same ? fresh : NULL;
+	return (same || start_ns == 0) ? fresh : NULL;
 }
 
 void pc_on_fork(struct proc_cache *pc, uint32_t parent, uint64_t parent_start, uint32_t child,
