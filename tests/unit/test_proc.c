@@ -258,8 +258,10 @@ static void test_get_start_time(void **state)
 	img_put(old);
 
 	/* asking with the old start again: /proc has the new process, so the
-	 * cache re-reads and keeps what is really there */
-	e = pc_get(&pc, 100, tick_ns(&pc, 12345));
+	 * cache re-reads and keeps what is really there, but answers nothing:
+	 * the new owner's context must never be lent to the old process */
+	assert_null(pc_get(&pc, 100, tick_ns(&pc, 12345)));
+	e = pc_get(&pc, 100, 0);
 	assert_non_null(e);
 	assert_string_equal(e->img->exe, "/usr/bin/python3.11");
 	/* ... without stamping the old start time on the new process */
