@@ -1,0 +1,444 @@
+"""File domain: creation, writes in watched paths, sensitive reads, renames,
+deletions, mode/owner changes, links, truncation, timestamps, and the
+in-kernel path filter, against a real vigild.
+
+Most behaviours are performed by the test process itself (events are matched
+by our pid and by path); "nothing is reported" is checked against a later
+event of the same thread (a marker file creation, or the helper's exit),
+which the sensor must emit after any event of the behaviour under test.
+"""
+import ctypes
+import itertools
+import json
+import os
+import shutil
+import struct
+import tempfile
+
+import pytest
+
+from conftest import action, get, run_helper
+
+ME = os.getpid()
+_marks = itertools.count()
+T2001_NS = 978307200 * 10**9  # 2001-01-01T00:00:00Z
+# generous: other activity on a busy host can delay the daemon's output
+T = 30
+
+
+def mine(name, path=None, pid=None, **fields):
+    """Predicate: event `name` from pid (default: this process) on path,
+    with the given dotted fields (a__b=v means a.b == v)."""
+    want_pid = ME if pid is None else pid
+
+    def pred(ev):
+        if ev["event"]["action"] != name or ev["process"]["pid"] != want_pid:
+            return False
+        if path is not None and get(ev, "file.path") != path:
+            return False
+        return all(get(ev, k.replace("__", ".")) == v for k, v in fields.items())
+    return pred
+
+
+def sync(d, where):
+    """Creates a marker file in `where` and waits for its file_create: every
+    earlier event of this thread has been written by then."""
+    m = os.path.join(where, "marker-%d" % next(_marks))
+    os.close(os.open(m, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
+    d.wait_for(mine("file_create", m), timeout=T, what="marker " + m)
+    os.unlink(m)
+
+
+def file_events(d, pid, path_prefix=None):
+    """file_* events of pid (optionally under path_prefix) seen so far."""
+    def pred(ev):
+        if not ev["event"]["action"].startswith("file_") or ev["process"]["pid"] != pid:
+            return False
+        if path_prefix is None:
+            return True
+        paths = [get(ev, "file.path"), get(ev, "file.target_path"), get(ev, "vigil.file.old_path")]
+        return any(p and p.startswith(path_prefix) for p in paths)
+    return d.find_all(pred)
+
+
+@pytest.fixture
+def tmp():
+    d = os.path.realpath(tempfile.mkdtemp(prefix="vigil-file-"))
+    yield d
+    shutil.rmtree(d, ignore_errors=True)
+
+
+def test_create_and_reopen(vigild, tmp):
+    p = os.path.join(tmp, "new")
+    old = os.umask(0o022)
+    try:
+        fd = os.open(p, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o640)
+    finally:
+        os.umask(old)
+    os.close(fd)
+    ev = vigild.wait_for(mine("file_create", p), timeout=T, what="file_create")
+    assert get(ev, "file.mode") == "0640"
+    assert get(ev, "file.inode") == os.stat(p).st_ino
+    assert get(ev, "event.outcome") == "success"
+    # opening the existing file with O_CREAT creates nothing
+    os.close(os.open(p, os.O_CREAT | os.O_WRONLY))
+    os.close(os.open(p, os.O_CREAT | os.O_RDONLY))
+    sync(vigild, tmp)
+    assert len(vigild.find_all(mine("file_create", p))) == 1
+
+
+def test_write_open_watched_and_unwatched(vigild, tmp):
+    watched = "/etc/vigil-test-%d" % ME
+    try:
+        os.close(os.open(watched, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
+        vigild.wait_for(mine("file_create", watched), timeout=T, what="create in /etc")
+        fd = os.open(watched, os.O_WRONLY | os.O_TRUNC)
+        os.write(fd, b"x\n")
+        os.close(fd)
+        ev = vigild.wait_for(mine("file_open_write", watched), timeout=T, what="file_open_write")
+        assert get(ev, "vigil.file.truncated") is True
+        assert get(ev, "vigil.file.open_flags") & os.O_TRUNC
+        # a read-only open of the watched file is not a write
+        with open(watched, "rb") as f:
+            f.read()
+        # an append open (no O_TRUNC) is a write that does not truncate
+        os.close(os.open(watched, os.O_WRONLY | os.O_APPEND))
+        ev = vigild.wait_for(mine("file_open_write", watched, vigil__file__truncated=False),
+                             timeout=T, what="append open")
+        assert get(ev, "file.inode") == os.stat(watched).st_ino
+    finally:
+        os.unlink(watched)
+    vigild.wait_for(mine("file_delete", watched), timeout=T, what="delete in /etc")
+    # the creation gave a create event only, never a write event too
+    assert len(vigild.find_all(mine("file_open_write", watched))) == 2
+
+    # writes outside watched paths are not reported
+    outside = os.path.join(tmp, "outside")
+    with open(outside, "wb"):
+        pass
+    fd = os.open(outside, os.O_WRONLY | os.O_TRUNC)
+    os.write(fd, b"y")
+    os.close(fd)
+    sync(vigild, tmp)
+    assert not vigild.find_all(mine("file_open_write", outside))
+
+
+def _openat2(path, flags, mode=0o600):
+    """openat2(AT_FDCWD, path, {flags, mode}): glibc has no wrapper."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.syscall.restype = ctypes.c_long
+    if not flags & os.O_CREAT:
+        mode = 0  # openat2 refuses a mode without O_CREAT
+    how = ctypes.create_string_buffer(struct.pack("QQQ", flags, mode, 0), 24)
+    fd = libc.syscall(ctypes.c_long(437), ctypes.c_long(-100), ctypes.c_char_p(path.encode()),
+                      how, ctypes.c_size_t(24))
+    if fd < 0:
+        raise OSError(ctypes.get_errno(), "openat2 " + path)
+    return fd
+
+
+def test_openat2(vigild, tmp):
+    """openat2 passes its flags in a struct: O_CREAT and O_TRUNC still count."""
+    p = os.path.join(tmp, "via-openat2")
+    os.close(_openat2(p, os.O_CREAT | os.O_EXCL | os.O_WRONLY))
+    vigild.wait_for(mine("file_create", p), timeout=T, what="openat2 create")
+    watched = "/etc/vigil-test-openat2-%d" % ME
+    try:
+        with open(watched, "w"):
+            pass
+        os.close(_openat2(watched, os.O_WRONLY | os.O_TRUNC))
+        ev = vigild.wait_for(mine("file_open_write", watched), timeout=T, what="openat2 write")
+        assert get(ev, "vigil.file.truncated") is True
+    finally:
+        os.unlink(watched)
+
+
+def test_rename_delete_and_failures(vigild, tmp):
+    a, b = os.path.join(tmp, "a"), os.path.join(tmp, "b")
+    with open(a, "w"):
+        pass
+    os.rename(a, b)
+    ev = vigild.wait_for(mine("file_rename", b), timeout=T, what="file_rename")
+    assert get(ev, "vigil.file.old_path") == a
+    os.unlink(b)
+    ev = vigild.wait_for(mine("file_delete", b), timeout=T, what="file_delete")
+    assert get(ev, "vigil.file.directory") is False
+    assert get(ev, "event.outcome") == "success"
+    sub = os.path.join(tmp, "sub")
+    os.mkdir(sub)
+    os.rmdir(sub)
+    ev = vigild.wait_for(mine("file_delete", sub), timeout=T, what="rmdir")
+    assert get(ev, "vigil.file.directory") is True
+    # failed calls are reported with their error
+    missing = os.path.join(tmp, "missing")
+    with pytest.raises(FileNotFoundError):
+        os.unlink(missing)
+    ev = vigild.wait_for(mine("file_delete", missing), timeout=T, what="failed unlink")
+    assert get(ev, "event.outcome") == "failure"
+    assert get(ev, "error.code") == "ENOENT"
+    with pytest.raises(FileNotFoundError):
+        os.rename(missing, b)
+    ev = vigild.wait_for(mine("file_rename", b, vigil__file__old_path=missing), timeout=T, what="failed rename")
+    assert get(ev, "event.outcome") == "failure"
+
+
+def test_chmod_chown(vigild, tmp):
+    p = os.path.join(tmp, "tool")
+    with open(p, "w"):
+        pass
+    os.chmod(p, 0o644)
+    os.chmod(p, 0o755)  # chmod +x by path: the old mode is unknown
+    ev = vigild.wait_for(mine("file_chmod", p, file__mode="0755"), timeout=T, what="chmod +x")
+    assert get(ev, "vigil.file.exec_added") is True
+    assert get(ev, "vigil.file.old_mode") is None
+    os.chmod(p, 0o4755)  # chmod u+s
+    ev = vigild.wait_for(mine("file_chmod", p, file__mode="4755"), timeout=T, what="chmod u+s")
+    assert get(ev, "vigil.file.setuid_added") is True
+
+    # by fd: the mode before the change is known
+    fd = os.open(p, os.O_RDONLY)
+    try:
+        os.fchmod(fd, 0o600)
+        os.fchmod(fd, 0o700)
+        ev = vigild.wait_for(mine("file_chmod", p, file__mode="0700"), timeout=T, what="fchmod +x")
+        assert get(ev, "vigil.file.old_mode") == "0600"
+        assert get(ev, "vigil.file.exec_added") is True
+        assert get(ev, "file.inode") == os.fstat(fd).st_ino
+        os.fchmod(fd, 0o4700)
+        ev = vigild.wait_for(mine("file_chmod", p, file__mode="4700"), timeout=T, what="fchmod u+s")
+        assert get(ev, "vigil.file.old_mode") == "0700"
+        assert get(ev, "vigil.file.exec_added") is False
+        assert get(ev, "vigil.file.setuid_added") is True
+
+        os.chown(p, 65534, 65533)
+        ev = vigild.wait_for(mine("file_chown", p, file__uid=65534), timeout=T, what="chown")
+        assert get(ev, "file.gid") == 65533
+        os.fchown(fd, 0, 0)
+        vigild.wait_for(mine("file_chown", p, file__uid=0, file__gid=0), timeout=T, what="fchown")
+    finally:
+        os.close(fd)
+
+
+def test_link_symlink_truncate_utimes(vigild, tmp):
+    b, c, d = (os.path.join(tmp, n) for n in "bcd")
+    with open(b, "w") as f:
+        f.write("content\n")
+    os.link(b, c)
+    ev = vigild.wait_for(mine("file_link", c), timeout=T, what="file_link")
+    assert get(ev, "file.target_path") == b
+    os.symlink("../elsewhere/target", d)
+    ev = vigild.wait_for(mine("file_symlink", d), timeout=T, what="file_symlink")
+    assert get(ev, "file.target_path") == "../elsewhere/target"  # verbatim
+
+    os.truncate(c, 0)
+    vigild.wait_for(mine("file_truncate", c), timeout=T, what="truncate")
+    with open(b, "r+b") as f:
+        os.ftruncate(f.fileno(), 1)
+        ev = vigild.wait_for(mine("file_truncate", b), timeout=T, what="ftruncate")
+        assert get(ev, "file.inode") == os.fstat(f.fileno()).st_ino
+
+    os.utime(b, ns=(T2001_NS, T2001_NS + 5))
+    ev = vigild.wait_for(mine("file_utimes", b, vigil__file__mtime_ns=T2001_NS + 5), timeout=T, what="utimensat")
+    assert get(ev, "vigil.file.atime_ns") == T2001_NS
+    os.utime(b)  # NULL times: now
+    vigild.wait_for(mine("file_utimes", b, vigil__file__mtime_ns=-1, vigil__file__atime_ns=-1),
+                    timeout=T, what="utimensat NULL times")
+    fd = os.open(b, os.O_RDONLY)
+    try:
+        os.utime(fd, ns=(T2001_NS, T2001_NS))  # futimens: utimensat(fd, NULL, ...)
+    finally:
+        os.close(fd)
+    vigild.wait_for(mine("file_utimes", b, vigil__file__mtime_ns=T2001_NS), timeout=T, what="futimens")
+
+
+def test_legacy_utimes_syscalls(vigild, tmp):
+    """utimes, utime and futimesat (raw syscalls: glibc routes its wrappers
+    through utimensat) carry microseconds / seconds / a dirfd."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.syscall.restype = ctypes.c_long
+    p = os.path.join(tmp, "old-times")
+    with open(p, "w"):
+        pass
+    sec = 978307200
+
+    def sysc(nr, *args):
+        r = libc.syscall(ctypes.c_long(nr), *args)
+        assert r == 0, os.strerror(ctypes.get_errno())
+
+    tv = ctypes.create_string_buffer(struct.pack("qqqq", sec, 1, sec + 1, 2), 32)
+    sysc(235, ctypes.c_char_p(p.encode()), tv)  # utimes: timeval[2]
+    ev = vigild.wait_for(mine("file_utimes", p, vigil__file__mtime_ns=(sec + 1) * 10**9 + 2000),
+                         timeout=T, what="utimes")
+    assert get(ev, "vigil.file.atime_ns") == sec * 10**9 + 1000
+    ub = ctypes.create_string_buffer(struct.pack("qq", sec + 5, sec + 6), 16)
+    sysc(132, ctypes.c_char_p(p.encode()), ub)  # utime: utimbuf
+    ev = vigild.wait_for(mine("file_utimes", p, vigil__file__mtime_ns=(sec + 6) * 10**9),
+                         timeout=T, what="utime")
+    assert get(ev, "vigil.file.atime_ns") == (sec + 5) * 10**9
+    dfd = os.open(tmp, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        sysc(261, ctypes.c_long(dfd), ctypes.c_char_p(b"old-times"), None)  # futimesat, NULL: now
+    finally:
+        os.close(dfd)
+    vigild.wait_for(mine("file_utimes", p, vigil__file__mtime_ns=-1), timeout=T, what="futimesat")
+
+
+def _check_file_ops(d, out):
+    """Every step of build/helpers/file_ops has its event with the absolute
+    path the helper expects (dirfd steps resolve against the dirfd)."""
+    pid = out["pid"]
+    kinds = {"create": "file_create", "rename": "file_rename", "chmod": "file_chmod",
+             "chown": "file_chown", "link": "file_link", "symlink": "file_symlink",
+             "truncate": "file_truncate", "utimes": "file_utimes", "unlink": "file_delete"}
+    for st in out["steps"]:
+        if st["op"] not in kinds:
+            continue
+        assert st["rc"] >= 0, st
+        path = st.get("new_path", st["path"])
+        ev = d.wait_for(mine(kinds[st["op"]], path, pid=pid), timeout=T, what=f"{st['op']} via {st['via']} {path}")
+        assert get(ev, "event.outcome") == "success"
+        if st["op"] == "rename":
+            assert get(ev, "vigil.file.old_path") == st["path"]
+        elif st["op"] == "link":
+            assert get(ev, "file.target_path") == st["path"]
+        elif st["op"] == "symlink":
+            assert get(ev, "file.target_path") == st["target"]
+        elif st["op"] == "chmod":
+            assert get(ev, "file.mode") == "%04o" % st["mode"]
+        elif st["op"] == "chown":
+            assert (get(ev, "file.uid"), get(ev, "file.gid")) == (st["uid"], st["gid"])
+        elif st["op"] == "utimes":
+            assert get(ev, "vigil.file.mtime_ns") == st["mtime"] * 10**9
+
+
+def test_dirfd_and_cwd_resolution(vigild, tmp):
+    out, _ = run_helper("file_ops", tmp)
+    _check_file_ops(vigild, out)
+
+    # more *at() calls from this process, with the cwd elsewhere
+    sub = os.path.join(tmp, "sub")
+    os.mkdir(sub)
+    dfd = os.open(sub, os.O_RDONLY | os.O_DIRECTORY)
+    cwd = os.getcwd()
+    os.chdir("/")
+    try:
+        with open(os.path.join(sub, "x"), "w"):
+            pass
+        os.symlink("x", "y", dir_fd=dfd)
+        os.link("x", "z", src_dir_fd=dfd, dst_dir_fd=dfd)
+        os.chown("x", 1, 2, dir_fd=dfd)
+        os.chmod("x", 0o700, dir_fd=dfd)
+        os.rename("z", "w", src_dir_fd=dfd, dst_dir_fd=dfd)
+        os.utime("x", ns=(T2001_NS, T2001_NS), dir_fd=dfd)
+        os.unlink("w", dir_fd=dfd)
+        os.mkdir("dd", dir_fd=dfd)
+        os.rmdir("dd", dir_fd=dfd)
+    finally:
+        os.chdir(cwd)
+        os.close(dfd)
+    x = os.path.join(sub, "x")
+    ev = vigild.wait_for(mine("file_symlink", os.path.join(sub, "y")), timeout=T, what="symlinkat")
+    assert get(ev, "file.target_path") == "x"
+    ev = vigild.wait_for(mine("file_link", os.path.join(sub, "z")), timeout=T, what="linkat")
+    assert get(ev, "file.target_path") == x
+    vigild.wait_for(mine("file_chown", x, file__uid=1, file__gid=2), timeout=T, what="fchownat")
+    vigild.wait_for(mine("file_chmod", x, file__mode="0700"), timeout=T, what="fchmodat")
+    ev = vigild.wait_for(mine("file_rename", os.path.join(sub, "w")), timeout=T, what="renameat")
+    assert get(ev, "vigil.file.old_path") == os.path.join(sub, "z")
+    vigild.wait_for(mine("file_utimes", x, vigil__file__mtime_ns=T2001_NS), timeout=T, what="utimensat dirfd")
+    vigild.wait_for(mine("file_delete", os.path.join(sub, "w")), timeout=T, what="unlinkat")
+    ev = vigild.wait_for(mine("file_delete", os.path.join(sub, "dd")), timeout=T, what="unlinkat AT_REMOVEDIR")
+    assert get(ev, "vigil.file.directory") is True
+
+
+def test_sensitive_read(vigild, tmp):
+    out, _ = run_helper("sensitive_read", "/etc/shadow")
+    assert out["bytes"] >= 0
+    ev = vigild.wait_for(mine("file_read_sensitive", "/etc/shadow", pid=out["pid"]),
+                         timeout=T, what="file_read_sensitive")
+    assert get(ev, "file.inode") == os.stat("/etc/shadow").st_ino
+    assert get(ev, "process.name") == "sensitive_read"
+
+    # an ordinary file: nothing, up to the helper's exit
+    plain = os.path.join(tmp, "plain")
+    with open(plain, "w") as f:
+        f.write("nothing secret\n")
+    for path in (plain, "/etc/hostname" if os.path.exists("/etc/hostname") else "/etc/passwd"):
+        out, _ = run_helper("sensitive_read", path)
+        vigild.wait_for(lambda ev: action("exit")(ev) and ev["process"]["pid"] == out["pid"],
+                        timeout=T, what="helper exit")
+        assert file_events(vigild, out["pid"]) == []
+
+
+IGNORED = "/tmp/vigil-ignored/"
+# The second daemon needs only the file hooks and exit (the "nothing more
+# from this helper" marker): the others would only lengthen its start.
+OTHER_HOOKS = ("exec", "exec_fail", "fork", "setsid", "comm", "memfd", "connect", "accept",
+               "bind", "listen", "dns", "socket", "creds", "ptrace", "module", "mount", "bpf",
+               "signal")
+
+
+def test_ignore_path_config(start_vigild):
+    os.makedirs(IGNORED, exist_ok=True)
+    ign = tempfile.mkdtemp(prefix="ops-", dir=IGNORED)
+    ok = os.path.realpath(tempfile.mkdtemp(prefix="vigil-file-ok-"))
+    try:
+        conf = "metrics_interval = 2\nmodule_fallback = off\nignore_path = %s\n" % IGNORED
+        conf += "".join("hook.%s = off\n" % h for h in OTHER_HOOKS)
+        d = start_vigild(conf)
+        out_ign, _ = run_helper("file_ops", ign)
+        out_ok, _ = run_helper("file_ops", ok)
+        # still recorded elsewhere ...
+        _check_file_ops(d, out_ok)
+        # ... and nothing under the prefix, up to the helper's exit
+        d.wait_for(lambda ev: action("exit")(ev) and ev["process"]["pid"] == out_ign["pid"],
+                   timeout=T, what="helper exit")
+        assert file_events(d, out_ign["pid"]) == []
+        st = d.vigil("status", "--json")
+        hooks = json.loads(st.stdout)["hooks"]
+        # create (open), rename, chmod, chown, link, symlink, truncate, utimes, 3 unlinks
+        assert hooks["open"]["filtered"] >= 1
+        assert hooks["rename"]["filtered"] >= 1
+        assert hooks["unlink"]["filtered"] >= 3
+    finally:
+        shutil.rmtree(ign, ignore_errors=True)
+        shutil.rmtree(ok, ignore_errors=True)
+
+
+def test_ignore_path_runtime(vigild, tmp):
+    def filtered():
+        hooks = json.loads(vigild.vigil("status", "--json").stdout)["hooks"]
+        return {h: hooks[h]["filtered"] for h in ("open", "rename", "unlink")}
+
+    prefix = os.path.join(tmp, "quiet") + "/"
+    os.mkdir(prefix)
+    before = filtered()
+    vigild.vigil("filter", "add", "path", prefix)
+    try:
+        assert prefix in vigild.vigil("filter", "list").stdout
+        out, _ = run_helper("file_ops", prefix)
+        vigild.wait_for(lambda ev: action("exit")(ev) and ev["process"]["pid"] == out["pid"],
+                        timeout=T, what="helper exit")
+        assert file_events(vigild, out["pid"]) == []
+        after = filtered()
+        assert after["open"] > before["open"]
+        assert after["rename"] > before["rename"]
+        assert after["unlink"] >= before["unlink"] + 3
+        # a rename out of the ignored prefix is still worth seeing
+        src, dst = os.path.join(prefix, "leaving"), os.path.join(tmp, "left")
+        with open(src, "w"):
+            pass
+        os.rename(src, dst)
+        ev = vigild.wait_for(mine("file_rename", dst), timeout=T, what="rename out of an ignored prefix")
+        assert get(ev, "vigil.file.old_path") == src
+        os.unlink(dst)
+        # outside the prefix: still recorded
+        other = os.path.join(tmp, "loud")
+        os.mkdir(other)
+        out2, _ = run_helper("file_ops", other)
+        _check_file_ops(vigild, out2)
+    finally:
+        vigild.vigil("filter", "del", "path", prefix)
+    # removed: recorded again
+    out3, _ = run_helper("file_ops", prefix)
+    _check_file_ops(vigild, out3)
