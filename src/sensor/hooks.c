@@ -111,6 +111,7 @@ const struct sensor_prog_info sensor_progs[] = {
 	{"vg_accept4_exit", VG_HOOK_ACCEPT, NULL},
 	{"vg_bind_enter", VG_HOOK_BIND, NULL},
 	{"vg_bind_exit", VG_HOOK_BIND, NULL},
+	{"vg_listen_enter", VG_HOOK_LISTEN, NULL},
 	{"vg_listen_exit", VG_HOOK_LISTEN, NULL},
 	{"vg_sendto_enter", VG_HOOK_DNS, NULL},
 	{"vg_sendmsg_enter", VG_HOOK_DNS, NULL},
