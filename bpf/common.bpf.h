@@ -269,6 +269,34 @@ static __always_inline void vg_fill_hdr(struct vg_hdr *h, __u16 type, __u16 hook
 	vg_fill_task(&h->task);
 }
 
+/* Waking the consumer is an IPI (a VM exit under a hypervisor): microseconds,
+ * more than building the record; one per record tripled the cost of a file
+ * storm. A record wakes it only when this CPU has not woken it for
+ * VG_WAKE_NS, so a lone event is delivered at once and a storm costs at most
+ * 1/VG_WAKE_NS wakeups per CPU (no byte trigger: a consumer that is behind is
+ * awake, and waking it per record is the storm this avoids). The rest of a
+ * burst is read at the next wakeup or when the consumer's poll times out
+ * (sensor_poll consumes then); 20 ms of records fit the ring many times. */
+#define VG_WAKE_NS (20 * 1000000ULL)
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u64);
+} vg_wake SEC(".maps");
+
+static __always_inline __u64 vg_wake_flags(void)
+{
+	__u32 zero = 0;
+	__u64 *last = bpf_map_lookup_elem(&vg_wake, &zero);
+	__u64 now = bpf_ktime_get_ns();
+	if (last && now - *last < VG_WAKE_NS)
+		return BPF_RB_NO_WAKEUP;
+	if (last)
+		*last = now;
+	return BPF_RB_FORCE_WAKEUP;
+}
+
 static __always_inline void vg_emit(struct vg_scratch *s, __u32 size, __u32 hook)
 {
 	struct vg_hdr *h = (struct vg_hdr *)s->buf;
@@ -276,7 +304,7 @@ static __always_inline void vg_emit(struct vg_scratch *s, __u32 size, __u32 hook
 	if (size < sizeof(struct vg_hdr))
 		return;
 	h->size = size;
-	if (bpf_ringbuf_output(&vg_rb, s->buf, size, 0))
+	if (bpf_ringbuf_output(&vg_rb, s->buf, size, vg_wake_flags()))
 		vg_count(hook, VG_CNT_RB_FULL);
 	else
 		vg_count(hook, VG_CNT_EMITTED);

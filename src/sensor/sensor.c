@@ -334,7 +334,11 @@ bool sensor_hook_active(const struct sensor *s, int hook)
 
 int sensor_poll(struct sensor *s, int timeout_ms)
 {
-	return ring_buffer__poll(s->rb, timeout_ms);
+	int r = ring_buffer__poll(s->rb, timeout_ms);
+	/* records emitted without a wakeup (vg_emit) are read on timeout */
+	if (r == 0)
+		r = ring_buffer__consume(s->rb);
+	return r;
 }
 
 int sensor_epoll_fd(struct sensor *s)
