@@ -58,7 +58,7 @@ struct correlation {
 	struct rule **resolved;
 	int ngroup;
 	char **group_by;       /* field names (aliases resolved per referenced rule) */
-	uint32_t *group_ids;
+	uint32_t *group_ids;   /* UINT32_MAX for an alias (see alias_fields) */
 	uint64_t timespan_ns;
 	enum cmp_op cmp;
 	int64_t threshold;
