@@ -17,14 +17,14 @@ ifeq ($(SANITIZE),1)
 override CFLAGS += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined -U_FORTIFY_SOURCE
 override LDFLAGS += -fsanitize=address,undefined
 endif
-LIBS := -lbpf -lelf -lz -lssl -lcrypto -lyaml -lhs -lpcre2-8 -lstdc++ -lm -lpthread
+LIBS := -lbpf -lelf -lz -lzstd -lssl -lcrypto -lyaml -lhs -lpcre2-8 -lstdc++ -lsqlite3 -lm -lpthread
 
 BPF_DOMAINS := process file net priv
 BPF_OBJS := $(BPF_DOMAINS:%=$(BUILD)/%.bpf.o)
 SKELS := $(BPF_DOMAINS:%=$(BUILD)/%.skel.h)
 
 # Library code shared by the daemon, the CLI, tests and benchmarks.
-LIB_SRCS := $(wildcard src/util/*.c src/event/*.c src/proc/*.c src/sensor/*.c src/engine/*.c src/daemon/config.c src/daemon/api_proto.c)
+LIB_SRCS := $(wildcard src/util/*.c src/event/*.c src/proc/*.c src/sensor/*.c src/engine/*.c src/store/*.c src/daemon/config.c src/daemon/api_proto.c)
 LIB_OBJS := $(LIB_SRCS:%.c=$(BUILD)/obj/%.o)
 DAEMON_SRCS := $(filter-out src/daemon/config.c src/daemon/api_proto.c,$(wildcard src/daemon/*.c))
 DAEMON_OBJS := $(DAEMON_SRCS:%.c=$(BUILD)/obj/%.o)
@@ -81,6 +81,11 @@ $(BUILD)/bench/engine_bench: bench/engine_bench.c $(BUILD)/libvigil.a
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(BUILD)/libvigil.a $(LIBS)
 
+# the store benchmark links the store and libzstd
+$(BUILD)/bench/store_bench: bench/store_bench.c $(BUILD)/libvigil.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(BUILD)/libvigil.a $(LIBS)
+
 unit: $(UNIT_BINS)
 	@set -e; for t in $(UNIT_BINS); do echo "== $$t"; $$t; done
 
@@ -106,6 +111,15 @@ $(BUILD)/fuzz/fuzz_sigma: tests/fuzz/fuzz_sigma.c $(FUZZ_SIGMA_SRCS) $(wildcard 
 	@i=0; for f in $$(find rules -name '*.yml' -o -name '*.yaml'); do i=$$((i+1)); cp $$f $(BUILD)/fuzz/seeds/fuzz_sigma/rule$$i.yml; done
 	$(CLANG) -g -O1 -std=gnu11 -Isrc -Ibpf -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
 		-fno-omit-frame-pointer -o $@ $< $(FUZZ_SIGMA_SRCS) -lyaml -lhs -lpcre2-8 -lstdc++ -lm -lpthread
+
+# the store's binary encoding and segment reader; seeds: real events
+FUZZ_CODEC_SRCS := src/store/codec.c src/store/block.c src/store/index.c src/store/query.c src/store/segment.c \
+	src/event/flat.c src/util/strbuf.c src/util/htab.c
+$(BUILD)/fuzz/fuzz_codec: tests/fuzz/fuzz_codec.c $(FUZZ_CODEC_SRCS) $(wildcard src/*/*.h)
+	@mkdir -p $(dir $@) $(BUILD)/fuzz/seeds/fuzz_codec
+	@split -l 1 -a 4 tests/unit/data/store_events.jsonl $(BUILD)/fuzz/seeds/fuzz_codec/ev
+	$(CLANG) -g -O1 -std=gnu11 -Isrc -Ibpf -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
+		-fno-omit-frame-pointer -o $@ $< $(FUZZ_CODEC_SRCS) -lzstd -lpthread
 
 $(BUILD)/fuzz/gen_seeds: tests/fuzz/gen_seeds.c tests/unit/recbuild.h bpf/records.h
 	@mkdir -p $(dir $@)

@@ -1,10 +1,14 @@
 /* vigil: the responder's command line. It talks to vigild over the
  * root-only API socket. */
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include "../daemon/api_proto.h"
+#include "../engine/engine.h"
+#include "cli.h"
 
 static void usage(FILE *f)
 {
@@ -16,7 +20,86 @@ static void usage(FILE *f)
 		   "  filter add|del path PREFIX          ignore file events under a prefix\n"
 		   "  filter add|del watch PREFIX         report writes under a prefix\n"
 		   "  filter add|del sensitive GLOB       report reads of matching files\n"
-		   "  filter rate HOOK N                  cap a hook at N events/s (0 = none)\n");
+		   "  filter rate HOOK N                  cap a hook at N events/s (0 = none)\n"
+		   "  rules check DIR                     validate the Sigma rules under DIR\n"
+		   "  rules list [DIR]                    the rules under DIR (default: the shipped rules)\n");
+	investigate_usage(f);
+}
+
+/* The shipped rules: next to the binary (build tree or install prefix),
+ * else the installed copy. */
+static const char *default_rules_dir(char *buf, size_t cap)
+{
+	char exe[4096];
+	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+	if (n > 0) {
+		exe[n] = 0;
+		char *slash = strrchr(exe, '/');
+		if (slash) {
+			*slash = 0;
+			static const char *const rel[] = {"../rules", "../share/vigil/rules"};
+			for (int k = 0; k < 2; k++) {
+				char p[4200];
+				snprintf(p, sizeof(p), "%s/%s", exe, rel[k]);
+				if (cap >= PATH_MAX && realpath(p, buf) && access(buf, R_OK | X_OK) == 0)
+					return buf;
+			}
+		}
+	}
+	return "/usr/local/share/vigil/rules";
+}
+
+static int count_lines(const struct strbuf *sb)
+{
+	int n = 0;
+	for (size_t i = 0; i < sb->len; i++)
+		n += sb->buf[i] == '\n';
+	return n;
+}
+
+/* `vigil rules check|list`: the engine's own loader and compiler, no daemon. */
+static int rules_cmd(int argc, char **argv, int i)
+{
+	bool check = i + 1 < argc && !strcmp(argv[i + 1], "check");
+	bool list = i + 1 < argc && !strcmp(argv[i + 1], "list");
+	if ((!check && !list) || (check && i + 3 != argc) || (list && i + 3 < argc)) {
+		usage(stderr);
+		return 2;
+	}
+	char buf[PATH_MAX];
+	const char *dir = i + 2 < argc ? argv[i + 2] : default_rules_dir(buf, sizeof(buf));
+	struct engine *e = engine_new(NULL);
+	if (!e) {
+		fprintf(stderr, "vigil: out of memory\n");
+		return 1;
+	}
+	struct strbuf errs, out;
+	sb_init(&errs);
+	sb_init(&out);
+	int loaded = engine_load_dir(e, dir, &errs);
+	int load_errs = count_lines(&errs);
+	if (loaded >= 0)
+		engine_compile(e, &errs);
+	int nerr = count_lines(&errs);
+	int rc = 0;
+	if (check) {
+		if (errs.len)
+			fputs(errs.buf, stdout);
+		int ok = loaded < 0 ? 0 : loaded - (nerr - load_errs);
+		printf("%d rules ok, %d errors\n", ok < 0 ? 0 : ok, nerr);
+		rc = nerr ? 1 : 0;
+	} else {
+		if (errs.len)
+			fputs(errs.buf, stderr);
+		engine_list(e, &out);
+		if (out.len)
+			fputs(out.buf, stdout);
+		rc = loaded < 0 ? 1 : 0;
+	}
+	sb_free(&errs);
+	sb_free(&out);
+	engine_free(e);
+	return rc;
 }
 
 int main(int argc, char **argv)
@@ -31,6 +114,11 @@ int main(int argc, char **argv)
 		usage(i >= argc ? stderr : stdout);
 		return i >= argc ? 2 : 0;
 	}
+	if (!strcmp(argv[i], "rules"))
+		return rules_cmd(argc, argv, i);
+	int inv = investigate_main(argc - i, argv + i); /* events, session, tree, alerts, incident(s) */
+	if (inv >= 0)
+		return inv;
 	if (strcmp(argv[i], "status") && strcmp(argv[i], "filter") && strcmp(argv[i], "ping")) {
 		fprintf(stderr, "vigil: unknown command '%s'\n", argv[i]);
 		usage(stderr);

@@ -27,6 +27,10 @@ void config_defaults(struct vigil_config *c)
 	c->metrics_interval = 10;
 	c->hash_max_mb = 256;
 	c->module_fallback = true;
+	c->store_flush_ms = 1000;
+	c->store_segment_mb = 64;
+	c->store_retention_mb = 1024;
+	c->store_retention_days = 0;
 }
 
 static void list_free(struct cfg_list *l)
@@ -40,6 +44,8 @@ void config_free(struct vigil_config *c)
 {
 	free(c->events_out);
 	c->events_out = NULL;
+	free(c->store_dir);
+	c->store_dir = NULL;
 	list_free(&c->ignore_exe);
 	list_free(&c->ignore_cgroup);
 	list_free(&c->ignore_path);
@@ -155,6 +161,27 @@ int config_parse(struct vigil_config *out, const char *text, const char *name, c
 			if (parse_uint(val, 0, 4096, &n))
 				FAIL("%s:%d: hash_max_mb: expected MiB from 0 (no hashing) to 4096, got '%s'", name, lineno, val);
 			c.hash_max_mb = (unsigned)n;
+		} else if (!strcmp(key, "store_dir")) {
+			if (*val && val[0] != '/')
+				FAIL("%s:%d: store_dir: expected an absolute path (empty = no store), got '%s'", name, lineno, val);
+			free(c.store_dir);
+			c.store_dir = strdup(val);
+		} else if (!strcmp(key, "store_flush_ms")) {
+			if (parse_uint(val, 10, 60000, &n))
+				FAIL("%s:%d: store_flush_ms: expected milliseconds from 10 to 60000, got '%s'", name, lineno, val);
+			c.store_flush_ms = (unsigned)n;
+		} else if (!strcmp(key, "store_segment_mb")) {
+			if (parse_uint(val, 1, 4096, &n))
+				FAIL("%s:%d: store_segment_mb: expected MiB from 1 to 4096, got '%s'", name, lineno, val);
+			c.store_segment_mb = (unsigned)n;
+		} else if (!strcmp(key, "store_retention_mb")) {
+			if (parse_uint(val, 1, 16777216, &n))
+				FAIL("%s:%d: store_retention_mb: expected MiB from 1 to 16777216, got '%s'", name, lineno, val);
+			c.store_retention_mb = (unsigned)n;
+		} else if (!strcmp(key, "store_retention_days")) {
+			if (parse_uint(val, 0, 36500, &n))
+				FAIL("%s:%d: store_retention_days: expected days from 0 (no age limit) to 36500, got '%s'", name, lineno, val);
+			c.store_retention_days = (unsigned)n;
 		} else if (!strcmp(key, "module_fallback")) {
 			if (parse_bool(val, &c.module_fallback))
 				FAIL("%s:%d: module_fallback: expected on or off, got '%s'", name, lineno, val);

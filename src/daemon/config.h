@@ -25,6 +25,9 @@ struct vigil_config {
 	unsigned metrics_interval;
 	unsigned hash_max_mb;
 	bool module_fallback;
+	/* the event store (needs a restart to change) */
+	char *store_dir; /* NULL = the default, "" = no store */
+	unsigned store_flush_ms, store_segment_mb, store_retention_mb, store_retention_days;
 	bool hook_off[VG_HOOK_MAX];
 	uint64_t rate[VG_HOOK_MAX];
 	struct cfg_list ignore_exe, ignore_cgroup, ignore_path, watch_path, sensitive;

@@ -7,9 +7,14 @@
 #include <stdio.h>
 #include <stdint.h>
 #include "config.h"
+#include "../engine/engine.h"
 #include "../event/event.h"
 #include "../proc/proc.h"
 #include "../sensor/sensor.h"
+#include "../store/state.h"
+#include "../store/store.h"
+
+#define VIGIL_STORE_DIR "/var/lib/vigil"
 
 struct hook_rates {
 	double events_per_sec[VG_HOOK_MAX];
@@ -52,6 +57,27 @@ struct daemon {
 	int api_fd;
 	pthread_mutex_t filter_lock; /* serialises filter map changes */
 	uint64_t start_mono_ns;
+
+	/* detection (detect.c): the engine runs in the output thread */
+	const char *rules_dir;       /* --rules, else the shipped rules */
+	char *rules_dir_owned;
+	bool no_rules;               /* --no-rules */
+	const char *alerts_out_arg;  /* --alerts-out */
+	FILE *alerts;
+	struct engine *engine;       /* output thread's */
+	struct engine *engine_next;  /* a reloaded engine for the output thread (atomic) */
+	bool rules_reloading;        /* atomic */
+	uint64_t cur_event_ns;       /* output thread: the event being matched */
+	uint64_t alerts_total, incidents_total, rules_loaded; /* atomics */
+
+	/* the store directory (--store; "" = none): state.db there holds the
+	 * alerts and incidents (written by state's own thread) */
+	const char *store_dir;
+	struct state *state;
+	/* the event store (src/store): the output thread appends each event
+	 * and flushes it every cfg.store_flush_ms; NULL = none */
+	struct store *store;
+	char *store_dir_owned;
 };
 
 /* src/daemon/api.c */
@@ -61,6 +87,16 @@ void api_stop(struct daemon *d);
 int filters_apply(struct daemon *d, char *err, size_t errlen);
 int filters_refresh_sensitive(struct daemon *d);
 int filter_command(struct daemon *d, int argc, char **argv, struct strbuf *reply);
+/* src/daemon/detect.c: rules, alerts and incidents. detect_init loads
+ * the rules (errors are printed, never fatal; -1 only when --alerts-out
+ * cannot be opened); detect_event runs in the output thread on each
+ * encoded event; detect_reload (SIGHUP) builds a new engine in the
+ * background and the output thread swaps it in. */
+int detect_init(struct daemon *d);
+bool detect_active(struct daemon *d);
+void detect_event(struct daemon *d, uint64_t event_ns, const char *json, size_t len);
+void detect_reload(struct daemon *d);
+void detect_close(struct daemon *d);
 /* src/daemon/status.c */
 void status_text(struct daemon *d, struct strbuf *out, bool json);
 void metrics_json(struct daemon *d, struct strbuf *out);

@@ -83,10 +83,20 @@ static void *output_main(void *arg)
 	struct daemon *d = arg;
 	struct strbuf sb;
 	sb_init(&sb);
+	uint64_t flush_ns = (uint64_t)d->cfg.store_flush_ms * 1000000ULL, last_flush = clock_ns(CLOCK_MONOTONIC);
 	for (;;) {
 		pthread_mutex_lock(&d->qlock);
-		while (!d->qhead && !d->stopping)
-			pthread_cond_wait(&d->qcond, &d->qlock);
+		while (!d->qhead && !d->stopping) {
+			if (!d->store) {
+				pthread_cond_wait(&d->qcond, &d->qlock);
+				continue;
+			}
+			/* the store is flushed at least every flush interval */
+			uint64_t due = last_flush + flush_ns;
+			struct timespec ts = {.tv_sec = (time_t)(due / 1000000000ULL), .tv_nsec = (long)(due % 1000000000ULL)};
+			if (pthread_cond_timedwait(&d->qcond, &d->qlock, &ts) == ETIMEDOUT)
+				break;
+		}
 		struct vg_event *batch = d->qhead;
 		d->qhead = d->qtail = NULL;
 		d->qlen = 0;
@@ -97,19 +107,35 @@ static void *output_main(void *arg)
 			batch = ev->next;
 			if (ev->img && ev->len >= sizeof(struct vg_hdr) && ev->rec.hdr.type == VG_EV_EXEC)
 				hash_exe(d, ev->img);
-			if (d->out) {
+			bool detect = !ev->extra_json && detect_active(d);
+			if (d->out || detect || d->store) {
 				sb_reset(&sb);
 				vg_event_json(&sb, ev, &d->host);
+				size_t jlen = sb.len;
 				sb_putc(&sb, '\n');
-				if (fwrite(sb.buf, 1, sb.len, d->out) != sb.len)
+				if (d->out && fwrite(sb.buf, 1, sb.len, d->out) != sb.len)
 					__atomic_add_fetch(&d->write_errors, 1, __ATOMIC_RELAXED);
-				else
+				else if (d->out)
 					__atomic_add_fetch(&d->written, 1, __ATOMIC_RELAXED);
+				/* detection after the event is written: the sensor's
+				 * path is untouched */
+				if (detect && !sb.oom)
+					detect_event(d, ev->wall_ns, sb.buf, jlen);
+				/* the store reads its index keys while encoding: no flat needed */
+				if (d->store && !sb.oom)
+					store_append(d->store, sb.buf, jlen, NULL, ev->wall_ns);
 			}
 			vg_event_free(ev);
 		}
 		if (d->out)
 			fflush(d->out);
+		if (d->store) {
+			uint64_t now = clock_ns(CLOCK_MONOTONIC);
+			if (now - last_flush >= flush_ns) {
+				store_flush(d->store);
+				last_flush = now;
+			}
+		}
 		if (stop)
 			break;
 	}
@@ -274,7 +300,11 @@ static int open_output(struct daemon *d, const char *path)
 		d->out = fdopen(fd, "a");
 	}
 	if (d->out)
-		setvbuf(d->out, NULL, _IOFBF, 1 << 20);
+		{
+		/* glibc ignores the size without a buffer: give it one */
+		static char outbuf[1 << 20];
+		setvbuf(d->out, outbuf, _IOFBF, sizeof(outbuf));
+	}
 	return d->out ? 0 : -1;
 }
 
@@ -342,11 +372,17 @@ static void reload(struct daemon *d)
 static void usage(void)
 {
 	fprintf(stderr,
-		"usage: vigild [--config FILE] [--events-out PATH|-] [--run-dir DIR] [--foreground] [-v]\n"
+		"usage: vigild [--config FILE] [--events-out PATH|-] [--run-dir DIR] [--rules DIR | --no-rules]\n"
+		"              [--alerts-out PATH|-] [--store DIR | --no-store] [--foreground] [-v]\n"
 		"  Records process, file, network and privilege events with eBPF.\n"
 		"  --config FILE      configuration (default /etc/vigil/vigild.conf)\n"
 		"  --events-out PATH  write each event as a JSON line ('-' = stdout)\n"
-		"  --run-dir DIR      lock file and API socket (default " VIGIL_RUN_DIR ")\n");
+		"  --run-dir DIR      lock file and API socket (default " VIGIL_RUN_DIR ")\n"
+		"  --rules DIR        Sigma rules (default: the shipped rules/; SIGHUP reloads them)\n"
+		"  --no-rules         record events only, no detection\n"
+		"  --alerts-out PATH  write each alert and incident as a JSON line ('-' = stdout)\n"
+		"  --store DIR        the store: events, alerts, incidents (default " VIGIL_STORE_DIR ")\n"
+		"  --no-store         keep nothing on disk\n");
 }
 
 int main(int argc, char **argv)
@@ -358,7 +394,10 @@ int main(int argc, char **argv)
 	static const struct option opts[] = {
 		{"config", required_argument, 0, 'c'}, {"events-out", required_argument, 0, 'o'},
 		{"run-dir", required_argument, 0, 'r'}, {"foreground", no_argument, 0, 'f'},
-		{"help", no_argument, 0, 'h'}, {0, 0, 0, 0},
+		{"help", no_argument, 0, 'h'}, {"rules", required_argument, 0, 1001},
+		{"no-rules", no_argument, 0, 1002}, {"alerts-out", required_argument, 0, 1003},
+		{"store", required_argument, 0, 1100}, {"no-store", no_argument, 0, 1101},
+		{0, 0, 0, 0},
 	};
 	int c;
 	while ((c = getopt_long(argc, argv, "c:o:r:fhv", opts, NULL)) != -1) {
@@ -369,6 +408,11 @@ int main(int argc, char **argv)
 		case 'f': break;
 		case 'v': d->verbose++; break;
 		case 'h': usage(); return 0;
+		case 1001: d->rules_dir = optarg; break;
+		case 1002: d->no_rules = true; break;
+		case 1003: d->alerts_out_arg = optarg; break;
+		case 1100: d->store_dir = optarg; break;
+		case 1101: d->store_dir = ""; break;
 		default: usage(); return 2;
 		}
 	}
@@ -396,7 +440,11 @@ int main(int argc, char **argv)
 		return 1;
 
 	pthread_mutex_init(&d->qlock, NULL);
-	pthread_cond_init(&d->qcond, NULL);
+	pthread_condattr_t ca; /* the output thread's timed waits use the monotonic clock */
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&d->qcond, &ca);
+	pthread_condattr_destroy(&ca);
 	pthread_mutex_init(&d->rate_lock, NULL);
 	pthread_mutex_init(&d->filter_lock, NULL);
 	exehash_init((uint64_t)d->cfg.hash_max_mb << 20);
@@ -407,6 +455,27 @@ int main(int argc, char **argv)
 	read_host(&d->host, &d->pc);
 	if (open_output(d, d->cfg.events_out))
 		return 1;
+	if (detect_init(d))
+		return 1;
+	/* alerts, incidents (and response actions): state.db in the store */
+	if (!d->store_dir) /* --store, else the configuration's, else the default */
+		d->store_dir = d->store_dir_owned = strdup(d->cfg.store_dir ? d->cfg.store_dir : VIGIL_STORE_DIR);
+	if (d->store_dir && *d->store_dir) {
+		struct store_opts sto = {
+			.dir = d->store_dir,
+			.flush_interval_ms = d->cfg.store_flush_ms,
+			.segment_max_bytes = (uint64_t)d->cfg.store_segment_mb << 20,
+			.retention_bytes = (uint64_t)d->cfg.store_retention_mb << 20,
+			.retention_age_s = d->cfg.store_retention_days * 86400u,
+		};
+		/* not fatal: without a store vigild still detects and writes JSON */
+		if (store_open(&d->store, &sto, err, sizeof(err)))
+			fprintf(stderr, "vigild: events will not be stored: %s\n", err);
+	}
+	if (*d->store_dir && state_open(&d->state, d->store_dir, false, err, sizeof(err)) == 0)
+		state_start_writer(d->state);
+	else if (*d->store_dir)
+		fprintf(stderr, "vigild: alerts and incidents will not be stored: %s\n", err);
 
 	struct sigaction sa = {.sa_handler = on_signal};
 	sigemptyset(&sa.sa_mask);
@@ -453,6 +522,7 @@ int main(int argc, char **argv)
 		if (got_hup) {
 			got_hup = 0;
 			reload(d);
+			detect_reload(d);
 		}
 		uint64_t now = clock_ns(CLOCK_MONOTONIC);
 		if (now - last_rate >= 1000000000ULL) {
@@ -482,6 +552,11 @@ int main(int argc, char **argv)
 	pthread_cond_signal(&d->qcond);
 	pthread_mutex_unlock(&d->qlock);
 	pthread_join(d->out_thread, NULL);
+	store_close(d->store); /* the last events, then the segment is sealed */
+	d->store = NULL;
+	detect_close(d);
+	state_close(d->state); /* after the output thread: drains what it queued */
+	d->state = NULL;
 	if (d->out && d->out != stdout)
 		fclose(d->out);
 	else if (d->out)

@@ -27,6 +27,24 @@ static void self_usage(struct self_usage *u)
 	fclose(f);
 }
 
+/* "store": {...} (an object in the JSON forms) */
+static void store_json(struct daemon *d, struct jw *w)
+{
+	struct store_stats st;
+	store_stats(d->store, &st);
+	jw_obj_open(w, "store");
+	jw_bool(w, "enabled", d->store != NULL);
+	if (d->store_dir && *d->store_dir)
+		jw_str(w, "dir", d->store_dir);
+	jw_uint(w, "events_written", st.events_written);
+	jw_uint(w, "bytes_written", st.bytes_written);
+	jw_uint(w, "segments", st.segments);
+	jw_bool(w, "disk_full", st.disk_full);
+	jw_uint(w, "dropped_disk_full", st.dropped_disk_full);
+	jw_uint(w, "write_errors", st.write_errors);
+	jw_obj_close(w);
+}
+
 struct snapshot {
 	uint64_t k[VG_HOOK_MAX][VG_CNT_MAX];
 	uint64_t user_dropped[VG_HOOK_MAX];
@@ -88,6 +106,10 @@ void metrics_json(struct daemon *d, struct strbuf *out)
 	snprintf(pct, sizeof(pct), "%.2f", cpu_pct);
 	jw_raw(&w, "cpu_percent", pct);
 	jw_uint(&w, "proc_cache_entries", d->pc.procs.count);
+	jw_uint(&w, "rules_loaded", __atomic_load_n(&d->rules_loaded, __ATOMIC_RELAXED));
+	jw_uint(&w, "alerts_total", __atomic_load_n(&d->alerts_total, __ATOMIC_RELAXED));
+	jw_uint(&w, "incidents_total", __atomic_load_n(&d->incidents_total, __ATOMIC_RELAXED));
+	store_json(d, &w);
 	jw_obj_open(&w, "drops");
 	for (int h = 0; h < VG_HOOK_MAX; h++) {
 		uint64_t n = s.k[h][VG_CNT_RB_FULL] + s.k[h][VG_CNT_RATE_LIMITED] + s.user_dropped[h];
@@ -119,6 +141,10 @@ void status_text(struct daemon *d, struct strbuf *out, bool json)
 		jw_uint(&w, "events_total", s.emitted_total);
 		jw_uint(&w, "drops_total", s.drops_total);
 		jw_uint(&w, "decode_errors", __atomic_load_n(&d->decode_errors, __ATOMIC_RELAXED));
+		jw_uint(&w, "rules_loaded", __atomic_load_n(&d->rules_loaded, __ATOMIC_RELAXED));
+		jw_uint(&w, "alerts_total", __atomic_load_n(&d->alerts_total, __ATOMIC_RELAXED));
+		jw_uint(&w, "incidents_total", __atomic_load_n(&d->incidents_total, __ATOMIC_RELAXED));
+		store_json(d, &w);
 		jw_obj_open(&w, "hooks");
 		for (int h = 0; h < VG_HOOK_MAX; h++) {
 			jw_obj_open(&w, sensor_hooks[h].name);
@@ -138,6 +164,21 @@ void status_text(struct daemon *d, struct strbuf *out, bool json)
 	sb_printf(out, "vigild pid %d, up %.0f s, RSS %ld KiB, %.0f events/s, %llu events, %llu dropped\n",
 		  getpid(), up, u.rss_kib, s.rates.total_per_sec, (unsigned long long)s.emitted_total,
 		  (unsigned long long)s.drops_total);
+	sb_printf(out, "%llu rules, %llu alerts, %llu incidents\n",
+		  (unsigned long long)__atomic_load_n(&d->rules_loaded, __ATOMIC_RELAXED),
+		  (unsigned long long)__atomic_load_n(&d->alerts_total, __ATOMIC_RELAXED),
+		  (unsigned long long)__atomic_load_n(&d->incidents_total, __ATOMIC_RELAXED));
+	if (d->store) {
+		struct store_stats st;
+		store_stats(d->store, &st);
+		sb_printf(out, "store %s: %llu events written, %llu bytes, %llu segments%s, %llu dropped (disk full), "
+			  "%llu write errors\n",
+			  d->store_dir, (unsigned long long)st.events_written, (unsigned long long)st.bytes_written,
+			  (unsigned long long)st.segments, st.disk_full ? ", DISK FULL: writing paused" : "",
+			  (unsigned long long)st.dropped_disk_full, (unsigned long long)st.write_errors);
+	} else {
+		sb_printf(out, "store: off\n");
+	}
 	sb_printf(out, "%-10s %-6s %10s %12s %10s %10s %10s %10s\n", "hook", "active", "events/s", "events",
 		  "rb_full", "rate_cap", "userspace", "filtered");
 	for (int h = 0; h < VG_HOOK_MAX; h++)

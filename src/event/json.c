@@ -52,10 +52,11 @@ static void put_errno(struct jw *w, int64_t ret)
 {
 	if (ret >= 0)
 		return;
-	const char *name = strerrorname_np((int)-ret);
+	uint64_t e = 0 - (uint64_t)ret; /* no overflow for INT64_MIN */
+	const char *name = e <= 4095 ? strerrorname_np((int)e) : NULL;
 	jw_obj_open(w, "error");
 	jw_str(w, "code", name ? name : "unknown");
-	jw_int(w, "errno", -ret);
+	jw_uint(w, "errno", e);
 	jw_obj_close(w);
 }
 
@@ -158,7 +159,7 @@ static void put_process(struct jw *w, const struct vg_event *ev)
 	jw_obj_open(w, "thread");
 	jw_uint(w, "id", t->tid);
 	jw_obj_close(w);
-	jw_str(w, "name", t->comm);
+	jw_strn(w, "name", t->comm, strnlen(t->comm, VG_COMM_LEN)); /* may lack its NUL */
 	char eid[64];
 	snprintf(eid, sizeof(eid), "%u-%llu", t->pid, (unsigned long long)t->start_ns);
 	jw_str(w, "entity_id", eid);
@@ -440,12 +441,14 @@ static const char *ptrace_req(int64_t r)
 	case 2: return "PTRACE_PEEKDATA";
 	case 4: return "PTRACE_POKETEXT";
 	case 5: return "PTRACE_POKEDATA";
+	case 6: return "PTRACE_POKEUSER";
 	case 7: return "PTRACE_CONT";
 	case 8: return "PTRACE_KILL";
 	case 12: return "PTRACE_GETREGS";
 	case 13: return "PTRACE_SETREGS";
 	case 16: return "PTRACE_ATTACH";
 	case 17: return "PTRACE_DETACH";
+	case 0x4205: return "PTRACE_SETREGSET";
 	case 0x4206: return "PTRACE_SEIZE";
 	case 0x4207: return "PTRACE_INTERRUPT";
 	default: return "other";

@@ -34,6 +34,10 @@ class Vigild:
             f.write(config_text or "metrics_interval = 2\n")
         self._offset = 0
         self._events = []
+        # alerts/incidents, when started with --alerts-out self.alerts_path
+        self.alerts_path = os.path.join(workdir, "alerts.jsonl")
+        self._alert_offset = 0
+        self._alerts = []
         args = [os.path.join(BUILD, "vigild"), "--config", self.config_path,
                 "--events-out", self.events_path, "--run-dir", self.run_dir, *extra_args]
         self.stderr = open(self.stderr_path, "w")
@@ -100,6 +104,36 @@ class Vigild:
             except (KeyError, TypeError, IndexError):
                 pass
         return out
+
+    def alerts(self):
+        """Alerts and incidents written so far to alerts_path (JSON objects)."""
+        try:
+            with open(self.alerts_path, "rb") as f:
+                f.seek(self._alert_offset)
+                data = f.read()
+        except FileNotFoundError:
+            return list(self._alerts)
+        end = data.rfind(b"\n")
+        if end >= 0:
+            self._alert_offset += end + 1
+            for line in data[:end].split(b"\n"):
+                if line:
+                    self._alerts.append(json.loads(line))
+        return list(self._alerts)
+
+    def wait_for_alert(self, pred, timeout=10.0, what="alert"):
+        """First alert/incident matching pred, waiting up to timeout seconds."""
+        deadline = time.time() + timeout
+        while True:
+            for a in self.alerts():
+                try:
+                    if pred(a):
+                        return a
+                except (KeyError, TypeError, IndexError):
+                    pass
+            if time.time() > deadline:
+                raise AssertionError(f"no {what} within {timeout} s ({len(self._alerts)} alerts seen)")
+            time.sleep(0.05)
 
     def vigil(self, *args, check=True):
         r = subprocess.run([os.path.join(BUILD, "vigil"), "--run-dir", self.run_dir, *args],
