@@ -138,7 +138,7 @@ fuzz: $(FUZZ_BINS) $(BUILD)/fuzz/gen_seeds
 
 # Scenario tests need root, the real kernel and the built daemon.
 scenario: all
-	VIGIL_BUILD=$(abspath $(BUILD)) python3 -m pytest -q tests/scenario
+	VIGIL_BUILD=$(abspath $(BUILD)) /usr/bin/python3 -m pytest -q tests/scenario
 
 test:
 	bash scripts/test.sh

@@ -12,4 +12,4 @@ if [ "$(id -u)" != 0 ]; then
   echo "scenario tests need root (they load eBPF programs); run as root" >&2
   exit 1
 fi
-VIGIL_BUILD="$PWD/build" python3 -m pytest -q -p no:cacheprovider tests/scenario "$@"
+VIGIL_BUILD="$PWD/build" /usr/bin/python3 -m pytest -q -p no:cacheprovider tests/scenario "$@"

@@ -4,6 +4,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -131,6 +132,7 @@ struct dict_ent {
 
 struct dict_cache {
 	int dirfd;
+	pthread_mutex_t mu; /* query workers share it */
 	struct dict_ent e[16];
 	int n;
 };
@@ -138,8 +140,10 @@ struct dict_cache {
 struct dict_cache *dc_new(int dirfd)
 {
 	struct dict_cache *dc = calloc(1, sizeof(*dc));
-	if (dc)
+	if (dc) {
 		dc->dirfd = dirfd;
+		pthread_mutex_init(&dc->mu, NULL);
+	}
 	return dc;
 }
 
@@ -149,10 +153,23 @@ void dc_free(struct dict_cache *dc)
 		return;
 	for (int i = 0; i < dc->n; i++)
 		ZSTD_freeDDict(dc->e[i].dd);
+	pthread_mutex_destroy(&dc->mu);
 	free(dc);
 }
 
+static const void *dc_ddict_locked(struct dict_cache *dc, uint32_t id);
+
 const void *dc_ddict(struct dict_cache *dc, uint32_t id)
+{
+	pthread_mutex_lock(&dc->mu);
+	const void *dd = dc_ddict_locked(dc, id);
+	pthread_mutex_unlock(&dc->mu);
+	return dd;
+}
+
+/* A dictionary stays loaded while the cache lives (the first 16; beyond,
+ * uncached ones leak: no store trains that many). */
+static const void *dc_ddict_locked(struct dict_cache *dc, uint32_t id)
 {
 	for (int i = 0; i < dc->n; i++)
 		if (dc->e[i].id == id)
@@ -171,11 +188,8 @@ const void *dc_ddict(struct dict_cache *dc, uint32_t id)
 	}
 	if (fd >= 0)
 		close(fd);
-	if (dc->n == (int)(sizeof(dc->e) / sizeof(dc->e[0]))) {
-		ZSTD_freeDDict(dc->e[0].dd);
-		memmove(&dc->e[0], &dc->e[1], sizeof(dc->e[0]) * (size_t)(dc->n - 1));
-		dc->n--;
-	}
+	if (dc->n == (int)(sizeof(dc->e) / sizeof(dc->e[0])))
+		return dd; /* more dictionaries than anyone trains: not cached */
 	dc->e[dc->n++] = (struct dict_ent){.id = id, .dd = dd};
 	return dd;
 }

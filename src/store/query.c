@@ -5,6 +5,7 @@
  * snapshot of what a running writer has made durable. */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <pthread.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -28,18 +29,12 @@ struct qcand {
 	uint64_t off, first_ts, last_ts;
 };
 
-struct qcur {
-	struct blk_data bd;
-	uint32_t cand, i;
-};
-
 struct qrun {
 	const struct store_query *q;
 	int dirfd;
 	const char *dir;
 	struct strbuf *warn;
 	struct dict_cache *dc;
-	ZSTD_DCtx *dctx;
 	struct qsrc *src;
 	uint32_t nsrc, src_cap;
 	struct qcand *cand;
@@ -47,8 +42,6 @@ struct qrun {
 	/* index keys the query needs (all of them) */
 	uint64_t ikeys[4];
 	int nikeys;
-	struct vg_flat fl;
-	struct strbuf json;
 	int64_t f_exe, f_cond[8], f_text[5];
 };
 
@@ -317,8 +310,26 @@ static bool rec_cheap(const struct store_query *q, const struct blk_data *bd, co
 	return true;
 }
 
-/* The remaining conditions; on success the event's JSON is in r->json. */
-static bool rec_full(struct qrun *r, const struct vgc_keys *keys, const struct blk_rec *rc)
+/* Per-thread scratch for reading blocks. */
+struct qthr {
+	struct blk_data bd;
+	ZSTD_DCtx *dctx;
+	struct vg_flat fl;
+};
+
+/* A block read, filtered and decoded: its matching events in time order. */
+struct prep {
+	const char *why;
+	uint32_t n, cap, cand;
+	uint64_t *ts;
+	uint32_t *off, *len;
+	struct strbuf json;
+	struct prep *next; /* free list */
+};
+
+/* The remaining conditions; on success the event's JSON is appended to out. */
+static bool rec_full(struct qrun *r, struct qthr *t, const struct vgc_keys *keys, const struct blk_rec *rc,
+		     struct strbuf *out)
 {
 	const struct store_query *q = r->q;
 	if (q->pid >= 0 || q->sha256 || q->remote_ip || (q->host && q->sid < 0)) {
@@ -334,48 +345,248 @@ static bool rec_full(struct qrun *r, const struct vgc_keys *keys, const struct b
 		if (q->host && q->sid < 0 && !str_eq(x.host, x.host_len, q->host))
 			return false;
 	}
-	sb_reset(&r->json);
-	if (vgc_decode(keys, rc->body, rc->len, rc->ts, &r->json))
+	size_t at = out->len;
+	if (vgc_decode(keys, rc->body, rc->len, rc->ts, out))
 		return false;
 	if (q->exe || q->nconds > 0 || (q->text && *q->text)) {
-		if (vg_flatten_json(&r->fl, r->json.buf, r->json.len) && !r->fl.n)
-			return false;
-		if (q->exe && !has_value(&r->fl, r->f_exe, q->exe))
-			return false;
-		for (int i = 0; i < q->nconds && i < 8; i++)
-			if (!has_value(&r->fl, r->f_cond[i], q->conds[i].value))
-				return false;
-		if (q->text && *q->text) {
+		bool ok = !(vg_flatten_json(&t->fl, out->buf + at, out->len - at) && !t->fl.n);
+		if (ok && q->exe && !has_value(&t->fl, r->f_exe, q->exe))
+			ok = false;
+		for (int i = 0; ok && i < q->nconds && i < 8; i++)
+			if (!has_value(&t->fl, r->f_cond[i], q->conds[i].value))
+				ok = false;
+		if (ok && q->text && *q->text) {
 			bool hit = false;
 			for (int i = 0; i < 5 && !hit; i++)
-				hit = has_substr(&r->fl, r->f_text[i], q->text);
-			if (!hit)
-				return false;
+				hit = has_substr(&t->fl, r->f_text[i], q->text);
+			ok = hit;
+		}
+		if (!ok) {
+			out->len = at;
+			return false;
 		}
 	}
 	return true;
 }
 
+/* Reads candidate k into p (reset first). */
+static void prepare(struct qrun *r, struct qthr *t, uint32_t k, struct prep *p)
+{
+	const struct qcand *cd = &r->cand[k];
+	struct qsrc *s = &r->src[cd->src];
+	p->n = 0;
+	p->cand = k;
+	p->why = bd_read(&t->bd, s->fd, cd->off, cd->len, r->dc, t->dctx, NULL);
+	sb_reset(&p->json);
+	if (p->why)
+		return;
+	for (uint32_t i = 0; i < t->bd.nrecs; i++) {
+		const struct blk_rec *rc = &t->bd.recs[i];
+		if (!rec_cheap(r->q, &t->bd, rc))
+			continue;
+		size_t at = p->json.len;
+		if (!rec_full(r, t, &s->keys, rc, &p->json))
+			continue;
+		if (p->n == p->cap) {
+			uint32_t cap = p->cap ? p->cap * 2 : 256;
+			uint64_t *nt = realloc(p->ts, cap * sizeof(*nt));
+			if (nt)
+				p->ts = nt;
+			uint32_t *no = realloc(p->off, cap * sizeof(*no));
+			if (no)
+				p->off = no;
+			uint32_t *nl = realloc(p->len, cap * sizeof(*nl));
+			if (nl)
+				p->len = nl;
+			if (!nt || !no || !nl) {
+				p->why = "out of memory";
+				return;
+			}
+			p->cap = cap;
+		}
+		p->ts[p->n] = rc->ts;
+		p->off[p->n] = (uint32_t)at;
+		p->len[p->n] = (uint32_t)(p->json.len - at);
+		p->n++;
+	}
+	if (p->json.oom)
+		p->why = "out of memory";
+}
+
+static void prep_free(struct prep *p)
+{
+	if (!p)
+		return;
+	free(p->ts);
+	free(p->off);
+	free(p->len);
+	sb_free(&p->json);
+	free(p);
+}
+
+/* ---- reading blocks in parallel --------------------------------------- */
+
+/* Large queries read, decompress and decode blocks in worker threads
+ * (LOOKAHEAD blocks ahead of the merge); the merge itself and the
+ * callback stay on the calling thread, in time order. */
+#define LOOKAHEAD 32
+#define MAX_WORKERS 4
+
+struct pool {
+	struct qrun *r;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	struct prep *slot[LOOKAHEAD];
+	int64_t slot_k[LOOKAHEAD];
+	uint32_t next_take, taken; /* workers take in order; the merge has taken up to */
+	struct prep *free;
+	bool stop;
+	pthread_t th[MAX_WORKERS];
+	int nth;
+};
+
+static struct prep *pool_alloc(struct pool *pl)
+{
+	struct prep *p = pl->free;
+	if (p)
+		pl->free = p->next;
+	else {
+		p = calloc(1, sizeof(*p));
+		if (p)
+			sb_init(&p->json);
+	}
+	return p;
+}
+
+static void *worker(void *arg)
+{
+	struct pool *pl = arg;
+	struct qrun *r = pl->r;
+	struct qthr t = {0};
+	t.dctx = ZSTD_createDCtx();
+	vg_flat_init(&t.fl);
+	pthread_mutex_lock(&pl->mu);
+	for (;;) {
+		while (!pl->stop && pl->next_take < r->ncand && pl->next_take >= pl->taken + LOOKAHEAD)
+			pthread_cond_wait(&pl->cv, &pl->mu);
+		if (pl->stop || pl->next_take >= r->ncand)
+			break;
+		uint32_t k = pl->next_take++;
+		struct prep *p = pool_alloc(pl);
+		pthread_mutex_unlock(&pl->mu);
+		if (p) {
+			if (t.dctx)
+				prepare(r, &t, k, p);
+			else
+				p->why = "out of memory", p->n = 0, p->cand = k;
+		}
+		pthread_mutex_lock(&pl->mu);
+		if (!p) {
+			pl->stop = true; /* the merge sees a missing block and stops */
+			pthread_cond_broadcast(&pl->cv);
+			break;
+		}
+		pl->slot[k % LOOKAHEAD] = p;
+		pl->slot_k[k % LOOKAHEAD] = k;
+		pthread_cond_broadcast(&pl->cv);
+	}
+	pthread_mutex_unlock(&pl->mu);
+	ZSTD_freeDCtx(t.dctx);
+	bd_free(&t.bd);
+	vg_flat_free(&t.fl);
+	return NULL;
+}
+
+/* The prepared block k (waits for a worker); NULL when the pool failed. */
+static struct prep *pool_get(struct pool *pl, uint32_t k)
+{
+	pthread_mutex_lock(&pl->mu);
+	while (pl->slot_k[k % LOOKAHEAD] != (int64_t)k && !pl->stop)
+		pthread_cond_wait(&pl->cv, &pl->mu);
+	struct prep *p = NULL;
+	if (pl->slot_k[k % LOOKAHEAD] == (int64_t)k) {
+		p = pl->slot[k % LOOKAHEAD];
+		pl->slot[k % LOOKAHEAD] = NULL;
+		pl->slot_k[k % LOOKAHEAD] = -1;
+	}
+	pl->taken = k + 1;
+	pthread_cond_broadcast(&pl->cv);
+	pthread_mutex_unlock(&pl->mu);
+	return p;
+}
+
+static void pool_put(struct pool *pl, struct prep *p)
+{
+	if (!pl) {
+		prep_free(p);
+		return;
+	}
+	pthread_mutex_lock(&pl->mu);
+	p->next = pl->free;
+	pl->free = p;
+	pthread_mutex_unlock(&pl->mu);
+}
+
+static int pool_start(struct pool *pl, struct qrun *r)
+{
+	memset(pl, 0, sizeof(*pl));
+	pl->r = r;
+	for (int i = 0; i < LOOKAHEAD; i++)
+		pl->slot_k[i] = -1;
+	pthread_mutex_init(&pl->mu, NULL);
+	pthread_cond_init(&pl->cv, NULL);
+	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+	int want = ncpu > MAX_WORKERS ? MAX_WORKERS : ncpu < 1 ? 1 : (int)ncpu;
+	for (int i = 0; i < want; i++)
+		if (pthread_create(&pl->th[pl->nth], NULL, worker, pl) == 0)
+			pl->nth++;
+	return pl->nth ? 0 : -1;
+}
+
+static void pool_stop(struct pool *pl)
+{
+	pthread_mutex_lock(&pl->mu);
+	pl->stop = true;
+	pthread_cond_broadcast(&pl->cv);
+	pthread_mutex_unlock(&pl->mu);
+	for (int i = 0; i < pl->nth; i++)
+		pthread_join(pl->th[i], NULL);
+	for (int i = 0; i < LOOKAHEAD; i++)
+		prep_free(pl->slot[i]);
+	while (pl->free) {
+		struct prep *n = pl->free->next;
+		prep_free(pl->free);
+		pl->free = n;
+	}
+	pthread_mutex_destroy(&pl->mu);
+	pthread_cond_destroy(&pl->cv);
+}
+
 /* ---- merging --------------------------------------------------------- */
 
+struct qcur2 {
+	struct prep *p;
+	uint32_t i;
+};
+
 struct heap {
-	struct qcur **v;
+	struct qcur2 *v;
 	size_t n, cap;
 };
 
-static bool cur_less(const struct qcur *a, const struct qcur *b)
+static inline bool cur_less(const struct qcur2 *a, const struct qcur2 *b)
 {
-	uint64_t ta = a->bd.recs[a->i].ts, tb = b->bd.recs[b->i].ts;
+	uint64_t ta = a->p->ts[a->i], tb = b->p->ts[b->i];
 	if (ta != tb)
 		return ta < tb;
-	return a->cand < b->cand;
+	return a->p->cand < b->p->cand;
 }
 
-static int heap_push(struct heap *h, struct qcur *c)
+static int heap_push(struct heap *h, struct qcur2 c)
 {
 	if (h->n == h->cap) {
 		size_t cap = h->cap ? h->cap * 2 : 64;
-		struct qcur **nv = realloc(h->v, cap * sizeof(*nv));
+		struct qcur2 *nv = realloc(h->v, cap * sizeof(*nv));
 		if (!nv)
 			return -1;
 		h->v = nv;
@@ -385,9 +596,9 @@ static int heap_push(struct heap *h, struct qcur *c)
 	h->v[i] = c;
 	while (i) {
 		size_t p = (i - 1) / 2;
-		if (!cur_less(h->v[i], h->v[p]))
+		if (!cur_less(&h->v[i], &h->v[p]))
 			break;
-		struct qcur *t = h->v[i];
+		struct qcur2 t = h->v[i];
 		h->v[i] = h->v[p];
 		h->v[p] = t;
 		i = p;
@@ -400,13 +611,13 @@ static void heap_sift(struct heap *h)
 	size_t i = 0;
 	for (;;) {
 		size_t l = 2 * i + 1, m = i;
-		if (l < h->n && cur_less(h->v[l], h->v[m]))
+		if (l < h->n && cur_less(&h->v[l], &h->v[m]))
 			m = l;
-		if (l + 1 < h->n && cur_less(h->v[l + 1], h->v[m]))
+		if (l + 1 < h->n && cur_less(&h->v[l + 1], &h->v[m]))
 			m = l + 1;
 		if (m == i)
 			return;
-		struct qcur *t = h->v[i];
+		struct qcur2 t = h->v[i];
 		h->v[i] = h->v[m];
 		h->v[m] = t;
 		i = m;
@@ -423,97 +634,74 @@ static int cand_cmp(const void *a, const void *b)
 	return x->off < y->off ? -1 : x->off > y->off;
 }
 
-/* Advances c to its next record passing the cheap checks; false at the end. */
-static bool cur_seek(const struct store_query *q, struct qcur *c)
-{
-	while (c->i < c->bd.nrecs && !rec_cheap(q, &c->bd, &c->bd.recs[c->i]))
-		c->i++;
-	return c->i < c->bd.nrecs;
-}
-
 static long merge(struct qrun *r, store_row_fn fn, void *ctx)
 {
 	const struct store_query *q = r->q;
 	if (r->ncand)
 		qsort(r->cand, r->ncand, sizeof(*r->cand), cand_cmp);
 	struct heap h = {0};
-	struct qcur **pool = NULL;
-	size_t npool = 0, pool_cap = 0;
+	struct pool pl, *ppl = NULL;
+	struct qthr t = {0};
+	/* a few blocks (a session, a process) are read here; many, in parallel */
+	if (r->ncand >= 16 && pool_start(&pl, r) == 0)
+		ppl = &pl;
+	if (!ppl) {
+		t.dctx = ZSTD_createDCtx();
+		vg_flat_init(&t.fl);
+		if (!t.dctx)
+			return -1;
+	}
 	size_t next = 0;
 	long delivered = 0;
 	bool stop = false;
 	while (!stop) {
-		while (next < r->ncand && (!h.n || h.v[0]->bd.recs[h.v[0]->i].ts >= r->cand[next].first_ts)) {
-			const struct qcand *cd = &r->cand[next];
-			struct qcur *c = npool ? pool[--npool] : calloc(1, sizeof(*c));
-			if (!c) {
+		while (next < r->ncand && (!h.n || h.v[0].p->ts[h.v[0].i] >= r->cand[next].first_ts)) {
+			struct prep *p;
+			if (ppl) {
+				p = pool_get(ppl, (uint32_t)next);
+			} else {
+				p = calloc(1, sizeof(*p));
+				if (p) {
+					sb_init(&p->json);
+					prepare(r, &t, (uint32_t)next, p);
+				}
+			}
+			next++;
+			if (!p) {
 				stop = true;
+				delivered = -1;
 				break;
 			}
-			c->cand = (uint32_t)next;
-			c->i = 0;
-			struct qsrc *s = &r->src[cd->src];
-			const char *why = bd_read(&c->bd, s->fd, cd->off, cd->len, r->dc, r->dctx, NULL);
-			next++;
-			if (why)
-				warnf(r, s->path, cd->bn, why);
-			if (why || !cur_seek(q, c) || heap_push(&h, c)) {
-				if (npool == pool_cap) {
-					size_t cap = pool_cap ? pool_cap * 2 : 16;
-					struct qcur **np = realloc(pool, cap * sizeof(*np));
-					if (!np) {
-						bd_free(&c->bd);
-						free(c);
-						continue;
-					}
-					pool = np;
-					pool_cap = cap;
-				}
-				pool[npool++] = c;
-			}
+			if (p->why)
+				warnf(r, r->src[r->cand[p->cand].src].path, r->cand[p->cand].bn, p->why);
+			if (!p->n || heap_push(&h, (struct qcur2){p, 0}))
+				pool_put(ppl, p);
 		}
 		if (!h.n || stop)
 			break;
-		struct qcur *c = h.v[0];
-		const struct blk_rec *rc = &c->bd.recs[c->i];
-		if (rec_full(r, &r->src[r->cand[c->cand].src].keys, rc)) {
-			delivered++;
-			if (fn(ctx, r->json.buf, r->json.len, rc->ts) || (q->limit && (size_t)delivered >= q->limit))
-				stop = true;
-		}
-		c->i++;
-		if (cur_seek(q, c)) {
+		struct qcur2 *c = &h.v[0];
+		struct prep *p = c->p;
+		delivered++;
+		if (fn(ctx, p->json.buf + p->off[c->i], p->len[c->i], p->ts[c->i]) ||
+		    (q->limit && (size_t)delivered >= q->limit))
+			stop = true;
+		if (++c->i < p->n) {
 			heap_sift(&h);
 		} else {
+			pool_put(ppl, p);
 			h.v[0] = h.v[--h.n];
 			if (h.n)
 				heap_sift(&h);
-			if (npool == pool_cap) {
-				size_t cap = pool_cap ? pool_cap * 2 : 16;
-				struct qcur **np = realloc(pool, cap * sizeof(*np));
-				if (np) {
-					pool = np;
-					pool_cap = cap;
-				}
-			}
-			if (npool < pool_cap)
-				pool[npool++] = c;
-			else {
-				bd_free(&c->bd);
-				free(c);
-			}
 		}
 	}
-	for (size_t i = 0; i < h.n; i++) {
-		bd_free(&h.v[i]->bd);
-		free(h.v[i]);
-	}
-	for (size_t i = 0; i < npool; i++) {
-		bd_free(&pool[i]->bd);
-		free(pool[i]);
-	}
+	for (size_t i = 0; i < h.n; i++)
+		pool_put(ppl, h.v[i].p);
 	free(h.v);
-	free(pool);
+	if (ppl)
+		pool_stop(ppl);
+	ZSTD_freeDCtx(t.dctx);
+	bd_free(&t.bd);
+	vg_flat_free(&t.fl);
 	return delivered;
 }
 
@@ -555,10 +743,7 @@ long store_query(const char *dir, const struct store_query *q, store_row_fn fn, 
 		return -1;
 	}
 	r.dc = dc_new(r.dirfd);
-	r.dctx = ZSTD_createDCtx();
-	vg_flat_init(&r.fl);
-	sb_init(&r.json);
-	if (!r.dc || !r.dctx)
+	if (!r.dc)
 		goto out;
 	plan_keys(&r);
 
@@ -656,9 +841,6 @@ out:
 	free(r.src);
 	free(r.cand);
 	dc_free(r.dc);
-	ZSTD_freeDCtx(r.dctx);
-	vg_flat_free(&r.fl);
-	sb_free(&r.json);
 	close(r.dirfd);
 	return rc;
 }
