@@ -563,6 +563,7 @@ int main(int argc, char **argv)
 		fflush(d->out);
 	pc_free(&d->pc);
 	config_free(&d->cfg);
+	free(d->store_dir_owned);
 	close(lock_fd);
 	fprintf(stderr, "vigild: stopped\n");
 	return 0;

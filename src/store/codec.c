@@ -394,28 +394,30 @@ static inline bool same(const char *a, const char *b, size_t n)
 }
 
 /* Length of a JSON number at p (0 if not one); *is_int when it is a
- * canonical integer that fits int64 (value in *v). */
+ * canonical integer that fits int64 (value in *v). One pass. */
+#define ISDIG(c) ((unsigned)((c) - '0') <= 9)
 static size_t scan_number(const char *p, const char *e, bool *is_int, int64_t *v)
 {
 	const char *s = p;
 	bool neg = false;
 	if (p < e && *p == '-')
 		neg = true, p++;
-	if (p >= e || dig(*p) < 0)
+	if (p >= e || !ISDIG(*p))
 		return 0;
 	const char *ds = p;
+	uint64_t x = 0;
 	if (*p == '0')
 		p++;
 	else
-		while (p < e && dig(*p) >= 0)
-			p++;
+		while (p < e && ISDIG(*p))
+			x = x * 10 + (uint64_t)(*p++ - '0'); /* wraps past 19 digits: not an int then */
 	size_t nd = (size_t)(p - ds);
 	bool frac = false;
 	if (p < e && *p == '.') {
 		p++;
-		if (p >= e || dig(*p) < 0)
+		if (p >= e || !ISDIG(*p))
 			return 0;
-		while (p < e && dig(*p) >= 0)
+		while (p < e && ISDIG(*p))
 			p++;
 		frac = true;
 	}
@@ -423,22 +425,20 @@ static size_t scan_number(const char *p, const char *e, bool *is_int, int64_t *v
 		p++;
 		if (p < e && (*p == '+' || *p == '-'))
 			p++;
-		if (p >= e || dig(*p) < 0)
+		if (p >= e || !ISDIG(*p))
 			return 0;
-		while (p < e && dig(*p) >= 0)
+		while (p < e && ISDIG(*p))
 			p++;
 		frac = true;
 	}
 	*is_int = false;
 	if (!frac && nd <= 19 && !(neg && nd == 1 && *ds == '0')) {
-		uint64_t x = 0;
-		for (size_t i = 0; i < nd; i++)
-			x = x * 10 + (uint64_t)dig(ds[i]);
-		if (nd < 19 || x <= (uint64_t)INT64_MAX + (neg ? 1 : 0)) {
-			if (x <= (uint64_t)INT64_MAX)
-				*v = neg ? -(int64_t)x : (int64_t)x;
-			else
-				*v = INT64_MIN;
+		/* 19 digits never overflow uint64 */
+		if (x <= (uint64_t)INT64_MAX) {
+			*v = neg ? -(int64_t)x : (int64_t)x;
+			*is_int = true;
+		} else if (neg && x == (uint64_t)INT64_MAX + 1) {
+			*v = INT64_MIN;
 			*is_int = true;
 		}
 	}
@@ -597,16 +597,34 @@ int vgc_encode(struct vgc_keys *k, const char *json, size_t len, uint64_t ts, st
 	key: {
 		if (p >= e || *p != '"')
 			goto raw;
+		/* the key that came next last time, after the same key in an
+		 * object under the same key, is usually the one: compare
+		 * `"key":` at once */
+		uint32_t slot = (((pkey[d - 1] << 16) ^ prev[d - 1]) * 2654435761u) >> (32 - 12);
+		uint32_t guess = k->pred[slot];
+		uint32_t id;
+		if (guess) {
+			const struct vgc_key *g = &k->v[guess - 1];
+#if defined(__SSE2__)
+			if (g->qlen <= 32 && e - p >= 32) {
+				__m128i a0 = _mm_loadu_si128((const __m128i *)p), a1 = _mm_loadu_si128((const __m128i *)(p + 16));
+				__m128i b0 = _mm_loadu_si128((const __m128i *)g->qs), b1 = _mm_loadu_si128((const __m128i *)(g->qs + 16));
+				uint32_t m = (uint32_t)_mm_movemask_epi8(_mm_cmpeq_epi8(a0, b0)) |
+					     (uint32_t)_mm_movemask_epi8(_mm_cmpeq_epi8(a1, b1)) << 16;
+				uint32_t need = g->qlen == 32 ? 0xffffffffu : (1u << g->qlen) - 1;
+				if ((m & need) == need) {
+					id = guess - 1;
+					p += g->qlen;
+					goto key_done;
+				}
+			}
+#endif
+		}
 		const char *q = str_end(p + 1, e);
 		if (!q || q + 1 >= e || q[1] != ':')
 			goto raw;
 		const char *ks = p + 1;
 		size_t kl = (size_t)(q - ks);
-		/* the key that came next last time, after the same key in an
-		 * object under the same key, is usually the one */
-		uint32_t slot = (((pkey[d - 1] << 16) ^ prev[d - 1]) * 2654435761u) >> (32 - 12);
-		uint32_t guess = k->pred[slot];
-		uint32_t id;
 		if (guess && k->v[guess - 1].len == kl && same(k->v[guess - 1].s, ks, kl)) {
 			id = guess - 1;
 		} else {
@@ -616,12 +634,13 @@ int vgc_encode(struct vgc_keys *k, const char *json, size_t len, uint64_t ts, st
 			id = (uint32_t)nid;
 			k->pred[slot] = id + 1;
 		}
+		p = q + 2;
+	key_done:
 		prev[d - 1] = id + 1;
 		PUTV((uint64_t)id + 1);
 		vctx = ctx[d - 1];
 		vrole = k->v[id].role;
 		vkey = id + 1;
-		p = q + 2;
 		continue;
 	}
 	}

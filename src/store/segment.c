@@ -81,6 +81,8 @@ struct store {
 	uint64_t pending_raw, pending_events, undurable, oldest_mono;
 	bool replaying, opened;
 	uint64_t ckpt_bytes; /* checkpoint at this much pending (raw bytes) */
+	uint64_t staging_max; /* beyond this since the last flush, the flush checkpoints */
+	bool staging_full;
 	uint64_t mem_limit;  /* while writing is paused, events beyond this are dropped */
 	/* compression */
 	ZSTD_CCtx *cctx;
@@ -460,6 +462,7 @@ static int checkpoint(struct store *s)
 	s->undurable = 0;
 	s->pending_raw = s->pending_events = 0;
 	bb_reset(&s->staging);
+	s->staging_full = false;
 	if (s->replaying)
 		return 0;
 	return wal_reset(s);
@@ -672,12 +675,8 @@ static int dict_save(struct store *s)
 static void dict_train(struct store *s)
 {
 	void *dict = malloc(DICT_SIZE);
-	uint64_t t0 = mono_ns();
 	size_t n = dict ? ZDICT_trainFromBuffer(dict, DICT_SIZE, s->samples.buf, s->sample_sizes, s->nsamples)
 			: 0;
-	if (getenv("VIGIL_STORE_DEBUG"))
-		fprintf(stderr, "store: dictionary trained on %u samples (%zu bytes) in %.3f s\n", s->nsamples,
-			s->samples.len, (double)(mono_ns() - t0) / 1e9);
 	sb_free(&s->samples);
 	free(s->sample_sizes);
 	s->sample_sizes = NULL;
@@ -766,9 +765,15 @@ static int append_encoded(struct store *s, const uint8_t *body, size_t blen, uin
 	struct bb *b = &s->lanes[lane];
 	if (bb_add(b, ts, host, hlen, x->has_sid, x->sid, body, (uint32_t)blen, keys, nk))
 		return -1;
-	/* out of memory here only means the WAL misses it: the lane has it */
-	if (!s->replaying)
-		(void)bb_add(&s->staging, ts, host, hlen, x->has_sid, x->sid, body, (uint32_t)blen, NULL, 0);
+	/* the next flush writes the WAL only while little is pending; beyond
+	 * that it checkpoints, so the staging copy is not needed (nor made).
+	 * Out of memory here only means the WAL misses it: the lane has it. */
+	if (!s->replaying && !s->staging_full) {
+		if (s->staging.body.len >= s->staging_max)
+			s->staging_full = true;
+		else
+			(void)bb_add(&s->staging, ts, host, hlen, x->has_sid, x->sid, body, (uint32_t)blen, NULL, 0);
+	}
 	if (!s->pending_events)
 		s->oldest_mono = mono_ns();
 	s->pending_events++;
@@ -825,7 +830,7 @@ int store_flush(struct store *s)
 		return -1;
 	int rc = 0;
 	if (s->pending_events) {
-		if (s->pending_raw >= s->ckpt_bytes / 4 || now - s->oldest_mono >= CKPT_AGE_NS)
+		if (s->staging_full || s->pending_raw >= s->ckpt_bytes / 4 || now - s->oldest_mono >= CKPT_AGE_NS)
 			rc = checkpoint(s);
 		else
 			rc = wal_append(s);
@@ -1083,6 +1088,7 @@ int store_open(struct store **out, const struct store_opts *opts, char *err, siz
 	if (s->ckpt_bytes < s->o.block_bytes)
 		s->ckpt_bytes = s->o.block_bytes;
 	s->mem_limit = 2 * s->ckpt_bytes;
+	s->staging_max = s->ckpt_bytes / 4 < (4u << 20) ? s->ckpt_bytes / 4 : (4u << 20);
 	s->dir = strdup(s->o.dir);
 	s->o.dir = s->dir;
 	s->dirfd = s->lockfd = s->segfd = s->walfd = -1;

@@ -36,7 +36,9 @@ struct store_stats {
 /* Opens (creating) the store and recovers the tail of the last segment:
  * a torn or corrupt last block is cut off, never kept. */
 int store_open(struct store **out, const struct store_opts *opts, char *err, size_t errlen);
-/* Appends one event (its JSON and its flat view, for the index keys). */
+/* Appends one event (its JSON and its flat view, for the index keys; fl
+ * may be NULL: the store reads the keys while encoding). 0, 1 when it was
+ * dropped (writing paused by a full disk and memory spent), -1 on error. */
 int store_append(struct store *s, const char *json, size_t len, const struct vg_flat *fl,
 		 uint64_t ts_ns);
 /* Compresses and writes the pending block if there is one (and fsyncs);
@@ -47,7 +49,7 @@ void store_close(struct store *s);
 
 /* Reading (no daemon needed). */
 struct store_query {
-	uint64_t from_ns, to_ns;   /* 0 = unbounded */
+	uint64_t from_ns, to_ns;   /* from_ns <= ts <= to_ns; 0 = unbounded */
 	const char *host;
 	int64_t sid;               /* -1 = any */
 	int64_t pid;               /* -1 = any */

@@ -54,6 +54,17 @@ static uint8_t *slurp(const char *path, size_t *len)
 	return b;
 }
 
+static void cleanup(void)
+{
+	char p[320];
+	const char *names[] = {seg_path, idx_path};
+	for (int i = 0; i < 2; i++)
+		unlink(names[i]);
+	snprintf(p, sizeof(p), "%s/.lock", dir);
+	unlink(p);
+	rmdir(dir);
+}
+
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
 	char ev[1024];
@@ -90,6 +101,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	close(dfd);
 	seg_base = slurp(seg_path, &seg_len);
 	idx_base = slurp(idx_path, &idx_len);
+	atexit(cleanup);
 	return 0;
 }
 

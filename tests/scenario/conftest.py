@@ -40,6 +40,9 @@ class Vigild:
         self._alerts = []
         args = [os.path.join(BUILD, "vigild"), "--config", self.config_path,
                 "--events-out", self.events_path, "--run-dir", self.run_dir, *extra_args]
+        # each test daemon gets its own store: the default one has one writer
+        if not any(a in ("--store", "--no-store") or str(a).startswith("--store=") for a in extra_args):
+            args += ["--store", os.path.join(workdir, "store")]
         self.stderr = open(self.stderr_path, "w")
         self.proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=self.stderr)
         deadline = time.time() + 60
