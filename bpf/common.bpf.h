@@ -297,6 +297,16 @@ static __always_inline __u64 vg_wake_flags(void)
 	return BPF_RB_FORCE_WAKEUP;
 }
 
+/* Starts a record of type T at the head of the scratch buffer: zeroed
+ * fixed part and a filled header. */
+#define VG_REC(s, T, type, hook)                                                                   \
+	({                                                                                         \
+		T *__r = (T *)(s)->buf;                                                            \
+		__builtin_memset(__r, 0, sizeof(*__r));                                            \
+		vg_fill_hdr(&__r->h, type, hook);                                                  \
+		__r;                                                                               \
+	})
+
 static __always_inline void vg_emit(struct vg_scratch *s, __u32 size, __u32 hook)
 {
 	struct vg_hdr *h = (struct vg_hdr *)s->buf;

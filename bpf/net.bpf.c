@@ -144,9 +144,7 @@ static __always_inline int emit_addr_call(__u32 hook, __u16 type, struct trace_e
 	struct vg_scratch *s = vg_buf();
 	if (!s)
 		return 0;
-	struct vg_net *e = (struct vg_net *)s->buf;
-	__builtin_memset(e, 0, sizeof(*e));
-	vg_fill_hdr(&e->h, type, hook);
+	struct vg_net *e = VG_REC(s, struct vg_net, type, hook);
 	e->h.ret = ctx->ret;
 	e->fd = a.a[0];
 	e->addr = addr;
@@ -199,9 +197,7 @@ static __always_inline int accept_exit(struct trace_event_raw_sys_exit *ctx)
 	struct vg_scratch *s = vg_buf();
 	if (!s)
 		return 0;
-	struct vg_net *e = (struct vg_net *)s->buf;
-	__builtin_memset(e, 0, sizeof(*e));
-	vg_fill_hdr(&e->h, VG_EV_NET_ACCEPT, VG_HOOK_ACCEPT);
+	struct vg_net *e = VG_REC(s, struct vg_net, VG_EV_NET_ACCEPT, VG_HOOK_ACCEPT);
 	e->h.ret = fd;
 	e->fd = fd;
 	fill_sock(&e->sock, sk);
@@ -242,9 +238,7 @@ int vg_listen_exit(struct trace_event_raw_sys_exit *ctx)
 	struct vg_scratch *s = vg_buf();
 	if (!s)
 		return 0;
-	struct vg_net *e = (struct vg_net *)s->buf;
-	__builtin_memset(e, 0, sizeof(*e));
-	vg_fill_hdr(&e->h, VG_EV_NET_LISTEN, VG_HOOK_LISTEN);
+	struct vg_net *e = VG_REC(s, struct vg_net, VG_EV_NET_LISTEN, VG_HOOK_LISTEN);
 	e->h.ret = ctx->ret;
 	e->fd = a.a[0];
 	e->backlog = a.a[1];
@@ -297,9 +291,7 @@ static __always_inline void dns_emit(struct sock *sk, const struct vg_sockaddr *
 	struct vg_scratch *s = vg_buf();
 	if (!s)
 		return;
-	struct vg_dns *e = (struct vg_dns *)s->buf;
-	__builtin_memset(e, 0, sizeof(*e));
-	vg_fill_hdr(&e->h, VG_EV_NET_DNS, VG_HOOK_DNS);
+	struct vg_dns *e = VG_REC(s, struct vg_dns, VG_EV_NET_DNS, VG_HOOK_DNS);
 	fill_sock(&e->sock, sk);
 	if (dst && dst->family)
 		e->sock.remote = *dst;
@@ -405,9 +397,7 @@ int vg_socket_exit(struct trace_event_raw_sys_exit *ctx)
 	struct vg_scratch *s = vg_buf();
 	if (!s)
 		return 0;
-	struct vg_socket *e = (struct vg_socket *)s->buf;
-	__builtin_memset(e, 0, sizeof(*e));
-	vg_fill_hdr(&e->h, VG_EV_NET_SOCKET, VG_HOOK_SOCKET);
+	struct vg_socket *e = VG_REC(s, struct vg_socket, VG_EV_NET_SOCKET, VG_HOOK_SOCKET);
 	e->h.ret = ctx->ret;
 	e->family = a.a[0];
 	e->type = a.a[1];

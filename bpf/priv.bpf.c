@@ -105,9 +105,7 @@ static __always_inline int creds_exit(struct trace_event_raw_sys_exit *ctx)
 	struct vg_scratch *s = vg_buf();
 	if (!s)
 		return 0;
-	struct vg_creds *e = (struct vg_creds *)s->buf;
-	__builtin_memset(e, 0, sizeof(*e));
-	vg_fill_hdr(&e->h, VG_EV_CRED_CHANGE, VG_HOOK_CREDS);
+	struct vg_creds *e = VG_REC(s, struct vg_creds, VG_EV_CRED_CHANGE, VG_HOOK_CREDS);
 	e->h.ret = ret;
 	e->syscall = o.syscall;
 	e->old_uid = o.uid;
@@ -203,9 +201,7 @@ int vg_ptrace_exit(struct trace_event_raw_sys_exit *ctx)
 	struct vg_scratch *s = vg_buf();
 	if (!s)
 		return 0;
-	struct vg_ptrace *e = (struct vg_ptrace *)s->buf;
-	__builtin_memset(e, 0, sizeof(*e));
-	vg_fill_hdr(&e->h, VG_EV_PTRACE, VG_HOOK_PTRACE);
+	struct vg_ptrace *e = VG_REC(s, struct vg_ptrace, VG_EV_PTRACE, VG_HOOK_PTRACE);
 	e->h.ret = ctx->ret;
 	e->request = (long)a.a[0];
 	e->addr = a.a[2];
@@ -420,9 +416,7 @@ int vg_mount_exit(struct trace_event_raw_sys_exit *ctx)
 	struct vg_scratch *s = vg_buf();
 	if (!s)
 		return 0;
-	struct vg_mount *e = (struct vg_mount *)s->buf;
-	__builtin_memset(e, 0, sizeof(*e));
-	vg_fill_hdr(&e->h, VG_EV_MOUNT, VG_HOOK_MOUNT);
+	struct vg_mount *e = VG_REC(s, struct vg_mount, VG_EV_MOUNT, VG_HOOK_MOUNT);
 	e->h.ret = ctx->ret;
 	e->flags = a.a[3];
 	__u32 cur = sizeof(*e);
@@ -454,9 +448,7 @@ int vg_umount_exit(struct trace_event_raw_sys_exit *ctx)
 	struct vg_scratch *s = vg_buf();
 	if (!s)
 		return 0;
-	struct vg_mount *e = (struct vg_mount *)s->buf;
-	__builtin_memset(e, 0, sizeof(*e));
-	vg_fill_hdr(&e->h, VG_EV_UMOUNT, VG_HOOK_MOUNT);
+	struct vg_mount *e = VG_REC(s, struct vg_mount, VG_EV_UMOUNT, VG_HOOK_MOUNT);
 	e->h.ret = ctx->ret;
 	e->flags = a.a[1];
 	__u32 cur = sizeof(*e);
@@ -485,9 +477,7 @@ int vg_move_mount_exit(struct trace_event_raw_sys_exit *ctx)
 	struct vg_scratch *s = vg_buf();
 	if (!s)
 		return 0;
-	struct vg_mount *e = (struct vg_mount *)s->buf;
-	__builtin_memset(e, 0, sizeof(*e));
-	vg_fill_hdr(&e->h, VG_EV_MOUNT, VG_HOOK_MOUNT);
+	struct vg_mount *e = VG_REC(s, struct vg_mount, VG_EV_MOUNT, VG_HOOK_MOUNT);
 	e->h.ret = ctx->ret;
 	e->flags = a.a[4];
 	__u32 cur = sizeof(*e);
@@ -545,9 +535,7 @@ int vg_bpf_exit(struct trace_event_raw_sys_exit *ctx)
 	struct vg_scratch *s = vg_buf();
 	if (!s)
 		return 0;
-	struct vg_bpf *e = (struct vg_bpf *)s->buf;
-	__builtin_memset(e, 0, sizeof(*e));
-	vg_fill_hdr(&e->h, VG_EV_BPF_LOAD, VG_HOOK_BPF);
+	struct vg_bpf *e = VG_REC(s, struct vg_bpf, VG_EV_BPF_LOAD, VG_HOOK_BPF);
 	e->h.ret = ctx->ret;
 	e->cmd = a.a[0];
 	e->prog_type = a.a[1];
@@ -605,9 +593,7 @@ int BPF_PROG(vg_signal, int sig, struct kernel_siginfo *info, struct task_struct
 	struct vg_scratch *s = vg_buf();
 	if (!s)
 		return 0;
-	struct vg_signal *e = (struct vg_signal *)s->buf;
-	__builtin_memset(e, 0, sizeof(*e));
-	vg_fill_hdr(&e->h, VG_EV_SIGNAL, VG_HOOK_SIGNAL);
+	struct vg_signal *e = VG_REC(s, struct vg_signal, VG_EV_SIGNAL, VG_HOOK_SIGNAL);
 	e->sig = sig;
 	e->target_pid = target;
 	e->code = code;

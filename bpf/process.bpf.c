@@ -125,9 +125,7 @@ int BPF_PROG(vg_exec, struct task_struct *p, pid_t old_pid, struct linux_binprm 
 	struct vg_scratch *s = vg_buf();
 	if (!s)
 		return 0;
-	struct vg_exec *e = (struct vg_exec *)s->buf;
-	__builtin_memset(e, 0, sizeof(*e));
-	vg_fill_hdr(&e->h, VG_EV_EXEC, VG_HOOK_EXEC);
+	struct vg_exec *e = VG_REC(s, struct vg_exec, VG_EV_EXEC, VG_HOOK_EXEC);
 	__u32 cur = sizeof(*e);
 
 	struct vg_args a;
@@ -243,9 +241,7 @@ static __always_inline int exec_exit(struct trace_event_raw_sys_exit *ctx)
 	struct vg_scratch *s = vg_buf();
 	if (!s)
 		return 0;
-	struct vg_exec_fail *e = (struct vg_exec_fail *)s->buf;
-	__builtin_memset(e, 0, sizeof(*e));
-	vg_fill_hdr(&e->h, VG_EV_EXEC_FAIL, VG_HOOK_EXEC_FAIL);
+	struct vg_exec_fail *e = VG_REC(s, struct vg_exec_fail, VG_EV_EXEC_FAIL, VG_HOOK_EXEC_FAIL);
 	e->h.ret = ctx->ret;
 	__u32 cur = sizeof(*e);
 	/* execveat(dirfd, path, ...): the path is the second argument */
@@ -278,9 +274,7 @@ int BPF_PROG(vg_fork, struct task_struct *parent, struct task_struct *child)
 	struct vg_scratch *s = vg_buf();
 	if (!s)
 		return 0;
-	struct vg_fork *e = (struct vg_fork *)s->buf;
-	__builtin_memset(e, 0, sizeof(*e));
-	vg_fill_hdr(&e->h, VG_EV_FORK, VG_HOOK_FORK);
+	struct vg_fork *e = VG_REC(s, struct vg_fork, VG_EV_FORK, VG_HOOK_FORK);
 	e->child_pid = BPF_CORE_READ(child, tgid);
 	e->child_start_ns = BPF_CORE_READ(child, start_boottime);
 	e->flags = BPF_CORE_READ(child, flags);
@@ -301,9 +295,7 @@ int BPF_PROG(vg_exit, struct task_struct *p)
 	struct vg_scratch *s = vg_buf();
 	if (!s)
 		return 0;
-	struct vg_exit *e = (struct vg_exit *)s->buf;
-	__builtin_memset(e, 0, sizeof(*e));
-	vg_fill_hdr(&e->h, VG_EV_EXIT, VG_HOOK_EXIT);
+	struct vg_exit *e = VG_REC(s, struct vg_exit, VG_EV_EXIT, VG_HOOK_EXIT);
 	__u32 sflags = BPF_CORE_READ(p, signal, flags);
 	if (sflags & SIGNAL_GROUP_EXIT)
 		e->exit_code = BPF_CORE_READ(p, signal, group_exit_code);
@@ -341,9 +333,7 @@ int BPF_PROG(vg_comm, struct task_struct *task, const char *comm)
 	struct vg_scratch *s = vg_buf();
 	if (!s)
 		return 0;
-	struct vg_comm *e = (struct vg_comm *)s->buf;
-	__builtin_memset(e, 0, sizeof(*e));
-	vg_fill_hdr(&e->h, VG_EV_COMM, VG_HOOK_RENAME_COMM);
+	struct vg_comm *e = VG_REC(s, struct vg_comm, VG_EV_COMM, VG_HOOK_RENAME_COMM);
 	bpf_probe_read_kernel_str(e->old_comm, sizeof(e->old_comm), &task->comm);
 	bpf_probe_read_kernel_str(e->new_comm, sizeof(e->new_comm), comm);
 	e->target_pid = BPF_CORE_READ(task, tgid);
@@ -367,9 +357,7 @@ int vg_memfd_exit(struct trace_event_raw_sys_exit *ctx)
 	struct vg_scratch *s = vg_buf();
 	if (!s)
 		return 0;
-	struct vg_memfd *e = (struct vg_memfd *)s->buf;
-	__builtin_memset(e, 0, sizeof(*e));
-	vg_fill_hdr(&e->h, VG_EV_MEMFD, VG_HOOK_MEMFD);
+	struct vg_memfd *e = VG_REC(s, struct vg_memfd, VG_EV_MEMFD, VG_HOOK_MEMFD);
 	e->h.ret = ctx->ret;
 	e->flags = a.a[1];
 	__u32 cur = sizeof(*e);
