@@ -827,9 +827,13 @@ def test_credential_access(vd):
 def test_discovery_burst(vd):
     pid, rc, _ = run(["bash", "-c", "whoami; id; uname -a; hostname; ps aux; ip a; true"])
     assert rc == 0
+    a = expect(vd, "discovery/discovery_burst", sid=pid, timeout=15)
+    # read the session's execs only now: the alert may be written before
+    # the last of them reaches the events file we read
+    vd.wait_for(lambda ev: ev["event"]["action"] == "exec" and ev["process"]["pid"] == a["process"]["pid"],
+                timeout=10, what="exec of the alerted process")
     cmds = {ev["process"]["pid"] for ev in vd.find_all(
         lambda ev: ev["event"]["action"] == "exec" and get(ev, "vigil.sid") == pid)}
-    a = expect(vd, "discovery/discovery_burst", sid=pid, timeout=15)
     assert a["process"]["pid"] in cmds
     assert len(a["events"]) >= 5
     # benign: four ordinary admin commands
