@@ -94,7 +94,8 @@ int filter_command(struct daemon *d, int argc, char **argv, struct strbuf *reply
  * background and the output thread swaps it in. */
 int detect_init(struct daemon *d);
 bool detect_active(struct daemon *d);
-void detect_event(struct daemon *d, uint64_t event_ns, const char *json, size_t len);
+/* fl: the event's flat view built while encoding (NULL: parsed from json). */
+void detect_event(struct daemon *d, uint64_t event_ns, const char *json, size_t len, const struct vg_flat *fl);
 void detect_reload(struct daemon *d);
 void detect_close(struct daemon *d);
 /* src/daemon/status.c */

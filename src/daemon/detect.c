@@ -193,15 +193,18 @@ static void swap_in(struct daemon *d)
 	d->engine = nx;
 }
 
-void detect_event(struct daemon *d, uint64_t event_ns, const char *json, size_t len)
+void detect_event(struct daemon *d, uint64_t event_ns, const char *json, size_t len, const struct vg_flat *fl)
 {
 	swap_in(d);
 	if (!d->engine)
 		return;
-	if (vg_flatten_json(&ev_flat, json, len) && !ev_flat.n)
-		return;
+	if (!fl) {
+		if (vg_flatten_json(&ev_flat, json, len) && !ev_flat.n)
+			return;
+		fl = &ev_flat;
+	}
 	d->cur_event_ns = event_ns;
-	engine_process(d->engine, &ev_flat, json, len, event_ns);
+	engine_process(d->engine, fl, json, len, event_ns);
 }
 
 bool detect_active(struct daemon *d)

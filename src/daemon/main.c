@@ -83,6 +83,11 @@ static void *output_main(void *arg)
 	struct daemon *d = arg;
 	struct strbuf sb;
 	sb_init(&sb);
+	/* the event's flat view, built while its JSON is written: the engine
+	 * and the store never parse the JSON back */
+	struct vg_flat *fl = malloc(sizeof(*fl));
+	if (fl)
+		vg_flat_init(fl);
 	uint64_t flush_ns = (uint64_t)d->cfg.store_flush_ms * 1000000ULL, last_flush = clock_ns(CLOCK_MONOTONIC);
 	for (;;) {
 		pthread_mutex_lock(&d->qlock);
@@ -110,7 +115,8 @@ static void *output_main(void *arg)
 			bool detect = !ev->extra_json && detect_active(d);
 			if (d->out || detect || d->store) {
 				sb_reset(&sb);
-				vg_event_json(&sb, ev, &d->host);
+				struct vg_flat *efl = detect ? fl : NULL;
+				vg_event_json_flat(&sb, ev, &d->host, efl);
 				size_t jlen = sb.len;
 				sb_putc(&sb, '\n');
 				if (d->out && fwrite(sb.buf, 1, sb.len, d->out) != sb.len)
@@ -120,10 +126,11 @@ static void *output_main(void *arg)
 				/* detection after the event is written: the sensor's
 				 * path is untouched */
 				if (detect && !sb.oom)
-					detect_event(d, ev->wall_ns, sb.buf, jlen);
-				/* the store reads its index keys while encoding: no flat needed */
+					detect_event(d, ev->wall_ns, sb.buf, jlen, efl);
+				/* the store's encoder reads its index keys as it encodes
+				 * the JSON (one pass); it is given the flat all the same */
 				if (d->store && !sb.oom)
-					store_append(d->store, sb.buf, jlen, NULL, ev->wall_ns);
+					store_append(d->store, sb.buf, jlen, efl, ev->wall_ns);
 			}
 			vg_event_free(ev);
 		}
@@ -140,6 +147,9 @@ static void *output_main(void *arg)
 			break;
 	}
 	sb_free(&sb);
+	if (fl)
+		vg_flat_free(fl);
+	free(fl);
 	return NULL;
 }
 

@@ -50,6 +50,13 @@ struct vg_host {
 
 /* Encodes ev as one ECS JSON object (no trailing newline) into sb. */
 void vg_event_json(struct strbuf *sb, const struct vg_event *ev, const struct vg_host *host);
+/* The same, and when fl is not NULL fills it with the event's flat view
+ * as it writes: field for field what vg_flatten_json of the JSON gives
+ * (arrays as repeated fields, numbers and booleans as their JSON text,
+ * same order), without parsing the JSON back. */
+struct vg_flat;
+void vg_event_json_flat(struct strbuf *sb, const struct vg_event *ev, const struct vg_host *host,
+			struct vg_flat *fl);
 
 /* Joins base and path and normalises "." and ".." without touching the
  * file system; out gets at most cap-1 bytes. Returns the length. */

@@ -3,6 +3,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include "flat.h"
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
 #include "../util/htab.h"
 
 /* ---- field name interning ------------------------------------------ */
@@ -104,12 +107,6 @@ struct parser {
 	int depth;
 };
 
-static void ws(struct parser *ps)
-{
-	while (ps->p < ps->end && (*ps->p == ' ' || *ps->p == '\n' || *ps->p == '\t' || *ps->p == '\r'))
-		ps->p++;
-}
-
 /* Reserves n bytes (+ a NUL) in the arena; values are referenced by
  * offset until the parse ends because the arena may move. */
 static long arena_reserve(struct vg_flat *fl, size_t n)
@@ -138,36 +135,101 @@ static long arena_put(struct vg_flat *fl, const char *s, size_t n)
 	return off;
 }
 
-/* Field ids by dotted name, per thread, so that the common case takes no
- * lock: a direct-mapped cache keyed by an FNV hash the parser computes as
- * it builds the name. Interned names are never freed, so the cached name
- * pointers stay valid. */
+/* Field ids by (parent id, key), per thread, so that the common case
+ * takes no lock and never builds or hashes the whole dotted name: a
+ * direct-mapped cache keyed by a hash of the parent's id and the key's
+ * bytes. Interned names are never freed, so the cached pointers (to the
+ * key's part of the dotted name) stay valid. */
 #define FCACHE 2048
 struct fcache_ent {
-	uint64_t h;
-	const char *name;
-	uint32_t id, len;
+	uint64_t a, b; /* the key's words (see key_words): the whole key up to 16 bytes */
+	uint32_t parent, len, id, used;
 };
 static __thread struct fcache_ent fcache[FCACHE];
+static __thread const char *fcomp[FCACHE]; /* the last component of the interned name */
 
-static uint64_t fnv_step(uint64_t h, const char *s, size_t n)
+static inline uint64_t load64(const char *p)
 {
-	for (size_t i = 0; i < n; i++)
-		h = (h ^ (unsigned char)s[i]) * 1099511628211ULL;
-	return h;
+	uint64_t v;
+	memcpy(&v, p, 8);
+	return v;
 }
 
-static uint32_t field_id_hashed(const char *key, size_t len, uint64_t h)
+static inline uint32_t load32(const char *p)
 {
-	struct fcache_ent *e = &fcache[h & (FCACHE - 1)];
-	if (e->name && e->h == h && e->len == len && memcmp(e->name, key, len) == 0)
-		return e->id;
-	uint32_t id = vg_field_id(key);
-	e->h = h;
-	e->id = id;
-	e->len = (uint32_t)len;
-	e->name = vg_field_name(id);
+	uint32_t v;
+	memcpy(&v, p, 4);
+	return v;
+}
+
+/* Two words that, with the length, determine a key of up to 16 bytes. */
+static inline void key_words(const char *k, size_t n, uint64_t *a, uint64_t *b)
+{
+	if (n >= 8) {
+		*a = load64(k);
+		*b = load64(k + n - 8);
+	} else if (n >= 4) {
+		*a = load32(k) | (uint64_t)load32(k + n - 4) << 32;
+		*b = 0;
+	} else {
+		*a = n ? (unsigned char)k[0] | (unsigned)(unsigned char)k[n / 2] << 8 |
+				 (unsigned)(unsigned char)k[n - 1] << 16
+		       : 0;
+		*b = 0;
+	}
+}
+
+static inline size_t key_slot(uint32_t parent, size_t n, uint64_t a, uint64_t b)
+{
+	uint64_t h = (a ^ (b << 29 | b >> 35) ^ ((uint64_t)parent << 40 | n)) * 0x9E3779B97F4A7C15ULL;
+	return (size_t)(h >> 52) & (FCACHE - 1);
+}
+
+/* The slow path: builds "<parent>.<key>", interns it, caches it. */
+static uint32_t child_miss(struct fcache_ent *e, uint32_t parent, const char *k, size_t n, uint64_t a, uint64_t b)
+{
+	char buf[1024];
+	size_t pl = 0;
+	if (parent != VG_FIELD_ROOT) {
+		const char *pn = vg_field_name(parent);
+		pl = strlen(pn);
+		if (pl + 1 >= sizeof(buf))
+			pl = sizeof(buf) - 2;
+		memcpy(buf, pn, pl);
+		if (pl) /* under an empty name, as at the top */
+			buf[pl++] = '.';
+	}
+	size_t kl = n < sizeof(buf) - pl - 1 ? n : sizeof(buf) - pl - 1;
+	memcpy(buf + pl, k, kl);
+	buf[pl + kl] = 0;
+	uint32_t id = vg_field_id(buf);
+	if (kl == n) {
+		e->a = a;
+		e->b = b;
+		e->used = 1;
+		fcomp[e - fcache] = vg_field_name(id) + pl;
+		e->parent = parent;
+		e->len = (uint32_t)n;
+		e->id = id;
+	}
 	return id;
+}
+
+/* k[0..n) holds no NUL (a name stops at its first NUL). */
+static inline uint32_t child_id(uint32_t parent, const char *k, size_t n)
+{
+	uint64_t a, b;
+	key_words(k, n, &a, &b);
+	struct fcache_ent *e = &fcache[key_slot(parent, n, a, b)];
+	if (e->a == a && e->b == b && e->parent == parent && e->len == n && e->used &&
+	    (n <= 16 || memcmp(fcomp[e - fcache] + 8, k + 8, n - 16) == 0))
+		return e->id;
+	return child_miss(e, parent, k, n, a, b);
+}
+
+uint32_t vg_field_child(uint32_t parent, const char *key)
+{
+	return child_id(parent, key, strlen(key));
 }
 
 static int hexval(char c)
@@ -199,30 +261,34 @@ static const char *string_end(const char *s, const char *end)
 	return NULL;
 }
 
-/* The closing quote of the string body at s, and whether it holds escapes.
- * Short strings (most keys and values) are scanned byte by byte, longer
- * ones with memchr. */
+/* The closing quote of the string body at s, and whether it holds escapes:
+ * the first '"' or '\\', 16 bytes at a time. */
 static const char *scan_string(const char *s, const char *end, bool *esc)
 {
 	const char *p = s;
-	const char *lim = end - s > 32 ? s + 32 : end;
-	for (; p < lim; p++) {
-		if (*p == '"') {
-			*esc = false;
-			return p;
+#ifdef __SSE2__
+	const __m128i dq = _mm_set1_epi8('"'), bs = _mm_set1_epi8('\\');
+	while (end - p >= 16) {
+		__m128i v = _mm_loadu_si128((const __m128i *)(const void *)p);
+		unsigned m = (unsigned)_mm_movemask_epi8(_mm_or_si128(_mm_cmpeq_epi8(v, dq), _mm_cmpeq_epi8(v, bs)));
+		if (m) {
+			p += __builtin_ctz(m);
+			goto found;
 		}
-		if (*p == '\\') {
-			*esc = true;
-			return string_end(s, end);
-		}
+		p += 16;
 	}
-	if (p >= end)
-		return NULL;
-	const char *q = memchr(p, '"', (size_t)(end - p));
-	if (!q)
-		return NULL;
-	*esc = memchr(p, '\\', (size_t)(q - p)) != NULL;
-	return *esc ? string_end(s, end) : q;
+#endif
+	for (; p < end; p++)
+		if (*p == '"' || *p == '\\')
+			goto found;
+	return NULL;
+found:
+	if (*p == '"') {
+		*esc = false;
+		return p;
+	}
+	*esc = true;
+	return string_end(s, end);
 }
 
 /* Decodes the JSON string body src[0..n) into out (which has room for n
@@ -282,7 +348,7 @@ static long decode_string(const char *src, size_t n, char *out)
 	return (long)o;
 }
 
-static int add_field(struct parser *ps, const char *key, size_t keylen, uint64_t h, long off, size_t n)
+static int add_field(struct parser *ps, uint32_t id, long off, size_t n)
 {
 	struct vg_flat *fl = ps->fl;
 	if (off < 0)
@@ -291,7 +357,7 @@ static int add_field(struct parser *ps, const char *key, size_t keylen, uint64_t
 		fl->arena_len = (size_t)off; /* keep what fits: later fields are the least useful */
 		return 0;
 	}
-	fl->f[fl->n].name = field_id_hashed(key, keylen, h);
+	fl->f[fl->n].name = id;
 	fl->f[fl->n].len = (uint32_t)n;
 	fl->f[fl->n].val = (const char *)(intptr_t)off; /* fixed up at the end */
 	fl->n++;
@@ -301,7 +367,7 @@ static int add_field(struct parser *ps, const char *key, size_t keylen, uint64_t
 /* A string value at ps->p (after the opening quote) into the arena:
  * without escapes (the usual case) one copy; else decoded in place (the
  * decoded text is never longer than the escaped one). */
-static int string_value(struct parser *ps, const char *key, size_t keylen, uint64_t h)
+static int string_value(struct parser *ps, uint32_t id)
 {
 	const char *s = ps->p;
 	bool esc;
@@ -311,7 +377,7 @@ static int string_value(struct parser *ps, const char *key, size_t keylen, uint6
 	size_t raw = (size_t)(q - s);
 	ps->p = q + 1;
 	if (!esc)
-		return add_field(ps, key, keylen, h, arena_put(ps->fl, s, raw), raw);
+		return add_field(ps, id, arena_put(ps->fl, s, raw), raw);
 	long off = arena_reserve(ps->fl, raw);
 	if (off < 0)
 		return -1;
@@ -320,55 +386,59 @@ static int string_value(struct parser *ps, const char *key, size_t keylen, uint6
 		return -1;
 	ps->fl->arena_len = (size_t)off + (size_t)n + 1;
 	ps->fl->arena[off + n] = 0;
-	return add_field(ps, key, keylen, h, off, (size_t)n);
+	return add_field(ps, id, off, (size_t)n);
 }
 
-static int parse_value(struct parser *ps, char *key, size_t keylen, uint64_t h);
+static int parse_value(struct parser *ps, uint32_t id);
 
-static int parse_object(struct parser *ps, char *key, size_t keylen, uint64_t h)
+#define WS(ps)                                                                                       \
+	do {                                                                                         \
+		while ((ps)->p < (ps)->end && (unsigned char)*(ps)->p <= ' ' &&                      \
+		       (*(ps)->p == ' ' || *(ps)->p == '\n' || *(ps)->p == '\t' || *(ps)->p == '\r')) \
+			(ps)->p++;                                                                   \
+	} while (0)
+
+/* The members of an object whose dotted name is `parent`: each member's
+ * id is looked up by (parent, key), never by the whole dotted name. */
+static int parse_object(struct parser *ps, uint32_t parent)
 {
 	ps->p++; /* { */
-	ws(ps);
+	WS(ps);
 	if (ps->p < ps->end && *ps->p == '}') {
 		ps->p++;
 		return 0;
 	}
 	while (ps->p < ps->end) {
-		ws(ps);
+		WS(ps);
 		if (ps->p >= ps->end || *ps->p != '"')
 			return -1;
 		ps->p++;
-		/* the name is decoded straight into the key, after the parent's */
 		bool esc;
 		const char *q = scan_string(ps->p, ps->end, &esc);
-		size_t kl = keylen;
-		if (!q || kl + (size_t)(q - ps->p) + 2 >= sizeof(ps->fl->keybuf))
+		if (!q)
 			return -1;
-		uint64_t h2 = h;
-		if (kl) {
-			key[kl++] = '.';
-			h2 = fnv_step(h2, ".", 1);
+		const char *k = ps->p;
+		size_t kl = (size_t)(q - ps->p);
+		char kbuf[512];
+		if (esc) {
+			if (kl >= sizeof(kbuf))
+				return -1;
+			long dl = decode_string(k, kl, kbuf);
+			if (dl < 0)
+				return -1;
+			k = kbuf;
+			kl = strnlen(kbuf, (size_t)dl); /* a name ends at a NUL */
 		}
-		long dl = (long)(q - ps->p);
-		if (esc)
-			dl = decode_string(ps->p, (size_t)(q - ps->p), key + kl);
-		else
-			memcpy(key + kl, ps->p, (size_t)dl);
-		if (dl < 0)
-			return -1;
-		size_t nl = (size_t)dl;
-		key[kl + nl] = 0;
-		h2 = fnv_step(h2, key + kl, nl);
+		uint32_t id = child_id(parent, k, kl);
 		ps->p = q + 1;
-		ws(ps);
+		WS(ps);
 		if (ps->p >= ps->end || *ps->p != ':')
 			return -1;
 		ps->p++;
-		ws(ps);
-		if (parse_value(ps, key, kl + nl, h2))
+		WS(ps);
+		if (parse_value(ps, id))
 			return -1;
-		key[keylen] = 0;
-		ws(ps);
+		WS(ps);
 		if (ps->p < ps->end && *ps->p == ',') {
 			ps->p++;
 			continue;
@@ -382,27 +452,29 @@ static int parse_object(struct parser *ps, char *key, size_t keylen, uint64_t h)
 	return -1;
 }
 
-static int parse_value(struct parser *ps, char *key, size_t keylen, uint64_t h)
+static int parse_value(struct parser *ps, uint32_t id)
 {
 	if (ps->p >= ps->end || ++ps->depth > 32)
 		return -1;
 	int r = -1;
 	char c = *ps->p;
-	if (c == '{') {
-		r = parse_object(ps, key, keylen, h);
+	if (c == '"') {
+		ps->p++;
+		r = string_value(ps, id);
+	} else if (c == '{') {
+		r = parse_object(ps, id);
 	} else if (c == '[') {
 		ps->p++;
-		ws(ps);
+		WS(ps);
 		if (ps->p < ps->end && *ps->p == ']') {
 			ps->p++;
 			r = 0;
 		} else {
 			while (ps->p < ps->end) {
-				ws(ps);
-				if (parse_value(ps, key, keylen, h))
+				WS(ps);
+				if (parse_value(ps, id))
 					break;
-				key[keylen] = 0;
-				ws(ps);
+				WS(ps);
 				if (ps->p < ps->end && *ps->p == ',') {
 					ps->p++;
 					continue;
@@ -414,36 +486,69 @@ static int parse_value(struct parser *ps, char *key, size_t keylen, uint64_t h)
 				break;
 			}
 		}
-	} else if (c == '"') {
-		ps->p++;
-		r = string_value(ps, key, keylen, h);
 	} else {
 		const char *s = ps->p;
 		while (ps->p < ps->end && *ps->p != ',' && *ps->p != '}' && *ps->p != ']' &&
 		       *ps->p != ' ' && *ps->p != '\n')
 			ps->p++;
 		if (ps->p > s)
-			r = add_field(ps, key, keylen, h, arena_put(ps->fl, s, (size_t)(ps->p - s)),
-				      (size_t)(ps->p - s));
+			r = add_field(ps, id, arena_put(ps->fl, s, (size_t)(ps->p - s)), (size_t)(ps->p - s));
 	}
 	ps->depth--;
 	return r;
 }
 
-#define FNV_INIT 1469598103934665603ULL
+void vg_flat_begin(struct vg_flat *fl)
+{
+	fl->n = 0;
+	fl->arena_len = 0;
+}
+
+void vg_flat_end(struct vg_flat *fl)
+{
+	for (int i = 0; i < fl->n; i++)
+		fl->f[i].val = fl->arena + (intptr_t)fl->f[i].val;
+}
+
+long vg_flat_reserve(struct vg_flat *fl, size_t len)
+{
+	return arena_reserve(fl, len);
+}
+
+void vg_flat_put(struct vg_flat *fl, uint32_t name, const char *val, size_t len)
+{
+	if (fl->n >= VG_FLAT_MAX)
+		return;
+	long off = arena_reserve(fl, len);
+	if (off < 0)
+		return;
+	if (len)
+		memcpy(fl->arena + off, val, len);
+	fl->f[fl->n].name = name;
+	fl->f[fl->n].len = (uint32_t)len;
+	fl->f[fl->n].val = (const char *)(intptr_t)off;
+	fl->n++;
+}
+
+int vg_flat_put_json(struct vg_flat *fl, uint32_t parent, const char *json, size_t len)
+{
+	struct parser ps = {.p = json, .end = json + len, .fl = fl};
+	WS(&ps);
+	if (ps.p >= ps.end)
+		return -1;
+	if (parent == VG_FIELD_ROOT)
+		return *ps.p == '{' ? parse_object(&ps, VG_FIELD_ROOT) : -1;
+	return parse_value(&ps, parent);
+}
 
 int vg_flatten_json(struct vg_flat *fl, const char *json, size_t len)
 {
-	struct parser ps = {.p = json, .end = json + len, .fl = fl};
-	fl->n = 0;
-	fl->arena_len = 0;
-	fl->keybuf[0] = 0;
-	ws(&ps);
-	int r = (ps.p < ps.end && *ps.p == '{') ? parse_object(&ps, fl->keybuf, 0, FNV_INIT) : -1;
-	for (int i = 0; i < fl->n; i++)
-		fl->f[i].val = fl->arena + (intptr_t)fl->f[i].val;
+	vg_flat_begin(fl);
+	int r = vg_flat_put_json(fl, VG_FIELD_ROOT, json, len);
+	vg_flat_end(fl);
 	return r;
 }
+
 const char *vg_flat_get(const struct vg_flat *fl, uint32_t name, uint32_t *len)
 {
 	for (int i = 0; i < fl->n; i++)

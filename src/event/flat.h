@@ -21,7 +21,6 @@ struct vg_flat {
 	struct vg_flat_field f[VG_FLAT_MAX];
 	char *arena;
 	size_t arena_len, arena_cap;
-	char keybuf[512];
 };
 
 void vg_flat_init(struct vg_flat *fl);
@@ -35,6 +34,27 @@ int vg_flatten_json(struct vg_flat *fl, const char *json, size_t len);
 uint32_t vg_field_id(const char *name);
 int64_t vg_field_find(const char *name);
 const char *vg_field_name(uint32_t id);
+
+/* Building a flat directly, without JSON text: the event encoder
+ * (vg_event_json_flat) does it as it writes each value, so live events are
+ * never parsed back. Between vg_flat_begin and vg_flat_end the f[].val of
+ * the fields hold arena offsets (the arena may move), not pointers.
+ * vg_flat_put copies the value (len bytes, may hold NULs) and drops fields
+ * beyond VG_FLAT_MAX, as vg_flatten_json does. */
+void vg_flat_begin(struct vg_flat *fl);
+void vg_flat_put(struct vg_flat *fl, uint32_t name, const char *val, size_t len);
+/* Reserves len bytes (+ NUL) in the arena: the offset, or -1. */
+long vg_flat_reserve(struct vg_flat *fl, size_t len);
+/* Flattens one JSON value whose dotted name is `parent` (VG_FIELD_ROOT: a
+ * top-level object) and appends its fields; 0 or -1 (malformed). */
+int vg_flat_put_json(struct vg_flat *fl, uint32_t parent, const char *json, size_t len);
+void vg_flat_end(struct vg_flat *fl);
+
+/* The id of "<parent's name>.<key>" (just "key" under VG_FIELD_ROOT),
+ * interning it. Cached per thread by (parent, key pointer): cheapest when
+ * key is a string literal. */
+#define VG_FIELD_ROOT UINT32_MAX
+uint32_t vg_field_child(uint32_t parent, const char *key);
 
 /* First value of a field in fl, or NULL. */
 const char *vg_flat_get(const struct vg_flat *fl, uint32_t name, uint32_t *len);

@@ -8,7 +8,204 @@
 #include <sys/socket.h>
 #include <time.h>
 #include "event.h"
+#include "flat.h"
 #include "../sensor/blob.h"
+
+/* ---- the flat sink ---------------------------------------------------
+ * vg_event_json_flat builds the event's flat view (what vg_flatten_json
+ * would give for the JSON) while it writes the JSON: every jw_* call below
+ * goes through these wrappers (the macros after them), which track the
+ * dotted name of the current object per writer and record each value.
+ * The "vigil" object has its own writer and comes last in the JSON, so its
+ * fields are held back and appended at the end, giving the same order. */
+struct fsink_w {
+	const struct jw *w;
+	int top;
+	uint32_t stack[34]; /* dotted name id of each open object/array */
+};
+struct fsink {
+	struct vg_flat *fl;
+	struct fsink_w ws[2];  /* [0] the top-level writer, [1] the "vigil" one */
+	int npend;             /* [1]'s fields, held back: val = arena offset */
+	struct vg_flat_field pend[VG_FLAT_MAX];
+};
+static __thread struct fsink *fsink;
+
+static struct fsink_w *sink_of(const struct jw *w)
+{
+	struct fsink *s = fsink;
+	if (!s)
+		return NULL;
+	return s->ws[0].w == w ? &s->ws[0] : s->ws[1].w == w ? &s->ws[1] : NULL;
+}
+
+static void sink_put(struct fsink_w *sw, const char *key, const char *val, size_t n)
+{
+	uint32_t id = key ? vg_field_child(sw->stack[sw->top], key) : sw->stack[sw->top];
+	struct fsink *s = fsink;
+	if (sw == &s->ws[0]) {
+		vg_flat_put(s->fl, id, val, n);
+		return;
+	}
+	if (s->npend >= VG_FLAT_MAX)
+		return;
+	long off = vg_flat_reserve(s->fl, n);
+	if (off < 0)
+		return;
+	memcpy(s->fl->arena + off, val, n);
+	s->pend[s->npend++] = (struct vg_flat_field){.name = id, .len = (uint32_t)n, .val = (const char *)(intptr_t)off};
+}
+
+static void sink_open(struct jw *w, const char *key)
+{
+	struct fsink_w *sw = sink_of(w);
+	if (!sw)
+		return;
+	uint32_t id = key ? vg_field_child(sw->stack[sw->top], key) : sw->stack[sw->top];
+	if (sw->top < 33)
+		sw->top++;
+	sw->stack[sw->top] = id;
+}
+
+static void sink_close(struct jw *w)
+{
+	struct fsink_w *sw = sink_of(w);
+	if (sw && sw->top > 0)
+		sw->top--;
+}
+
+static void fj_obj_open(struct jw *w, const char *key)
+{
+	jw_obj_open(w, key);
+	sink_open(w, key);
+}
+
+static void fj_obj_close(struct jw *w)
+{
+	jw_obj_close(w);
+	sink_close(w);
+}
+
+static void fj_arr_open(struct jw *w, const char *key)
+{
+	jw_arr_open(w, key);
+	sink_open(w, key);
+}
+
+static void fj_arr_close(struct jw *w)
+{
+	jw_arr_close(w);
+	sink_close(w);
+}
+
+static void fj_strn(struct jw *w, const char *key, const char *val, size_t n)
+{
+	jw_strn(w, key, val, n);
+	struct fsink_w *sw = sink_of(w);
+	if (sw)
+		sink_put(sw, key, val, n);
+}
+
+static void fj_str(struct jw *w, const char *key, const char *val)
+{
+	fj_strn(w, key, val ? val : "", val ? strlen(val) : 0);
+}
+
+/* Integers are formatted here (one pass, no printf) and written raw:
+ * the same text as "%lld"/"%llu". */
+static size_t fmt_u64(char *out, uint64_t v)
+{
+	char tmp[24];
+	size_t n = 0;
+	do {
+		tmp[n++] = (char)('0' + v % 10);
+		v /= 10;
+	} while (v);
+	for (size_t i = 0; i < n; i++)
+		out[i] = tmp[n - 1 - i];
+	out[n] = 0;
+	return n;
+}
+
+static void put_num(struct jw *w, const char *key, const char *num, size_t n)
+{
+	jw_raw(w, key, num);
+	struct fsink_w *sw = sink_of(w);
+	if (sw)
+		sink_put(sw, key, num, n);
+}
+
+static void fj_uint(struct jw *w, const char *key, uint64_t v)
+{
+	char buf[24];
+	put_num(w, key, buf, fmt_u64(buf, v));
+}
+
+static void fj_int(struct jw *w, const char *key, int64_t v)
+{
+	char buf[24];
+	size_t n;
+	if (v < 0) {
+		buf[0] = '-';
+		n = 1 + fmt_u64(buf + 1, 0 - (uint64_t)v);
+	} else {
+		n = fmt_u64(buf, (uint64_t)v);
+	}
+	put_num(w, key, buf, n);
+}
+
+static void fj_bool(struct jw *w, const char *key, bool v)
+{
+	put_num(w, key, v ? "true" : "false", v ? 4 : 5);
+}
+
+/* Raw JSON: its fields are flattened under the key. */
+static void fj_raw(struct jw *w, const char *key, const char *json)
+{
+	jw_raw(w, key, json);
+	struct fsink_w *sw = sink_of(w);
+	if (!sw || sw != &fsink->ws[0] || !json)
+		return;
+	uint32_t id = key ? vg_field_child(sw->stack[sw->top], key) : sw->stack[sw->top];
+	(void)vg_flat_put_json(fsink->fl, id, json, strlen(json));
+}
+
+static __thread struct fsink sink_store;
+
+static struct fsink *sink_begin(struct vg_flat *fl, const struct jw *w)
+{
+	struct fsink *s = &sink_store;
+	s->fl = fl;
+	s->npend = 0;
+	s->ws[0] = (struct fsink_w){.w = w, .stack = {VG_FIELD_ROOT}};
+	s->ws[1].w = NULL;
+	vg_flat_begin(fl);
+	fsink = s;
+	return s;
+}
+
+/* The held-back "vigil" fields go last, as in the JSON. */
+static void sink_end(struct fsink *s)
+{
+	if (!s)
+		return;
+	struct vg_flat *fl = s->fl;
+	for (int i = 0; i < s->npend && fl->n < VG_FLAT_MAX; i++)
+		fl->f[fl->n++] = s->pend[i];
+	vg_flat_end(fl);
+	fsink = NULL;
+}
+
+#define jw_obj_open(w, k) fj_obj_open(w, k)
+#define jw_obj_close(w) fj_obj_close(w)
+#define jw_arr_open(w, k) fj_arr_open(w, k)
+#define jw_arr_close(w) fj_arr_close(w)
+#define jw_str(w, k, v) fj_str(w, k, v)
+#define jw_strn(w, k, v, n) fj_strn(w, k, v, n)
+#define jw_int(w, k, v) fj_int(w, k, v)
+#define jw_uint(w, k, v) fj_uint(w, k, v)
+#define jw_bool(w, k, v) fj_bool(w, k, v)
+#define jw_raw(w, k, v) fj_raw(w, k, v)
 
 #define REC(ev, T) ((const T *)(ev)->rec.raw)
 
@@ -640,10 +837,11 @@ static void put_specific(struct jw *w, struct jw *v, const struct vg_event *ev)
 
 /* ECS fields go at the top level; everything of vigil's own goes in one
  * "vigil" object, written by a second writer and inserted at the end. */
-void vg_event_json(struct strbuf *sb, const struct vg_event *ev, const struct vg_host *host)
+void vg_event_json_flat(struct strbuf *sb, const struct vg_event *ev, const struct vg_host *host, struct vg_flat *fl)
 {
 	struct jw w;
 	jw_init(&w, sb);
+	struct fsink *sink = fl ? sink_begin(fl, &w) : NULL;
 	jw_obj_open(&w, NULL);
 	put_time(&w, "@timestamp", ev->wall_ns);
 	unsigned type = ev->len >= sizeof(struct vg_hdr) ? ev->rec.hdr.type : 0;
@@ -671,6 +869,7 @@ void vg_event_json(struct strbuf *sb, const struct vg_event *ev, const struct vg
 	if (type == VG_EV_METRICS) {
 		jw_raw(&w, "vigil", ev->extra_json);
 		jw_obj_close(&w);
+		sink_end(sink);
 		return;
 	}
 	const struct vg_task_ctx *t = &ev->rec.hdr.task;
@@ -697,6 +896,8 @@ void vg_event_json(struct strbuf *sb, const struct vg_event *ev, const struct vg
 	struct jw v;
 	sb_init(&vsb);
 	jw_init(&v, &vsb);
+	if (sink)
+		sink->ws[1] = (struct fsink_w){.w = &v, .stack = {vg_field_child(VG_FIELD_ROOT, "vigil")}};
 	jw_obj_open(&v, NULL);
 	put_specific(&w, &v, ev);
 	jw_uint(&v, "sid", t->sid);
@@ -711,7 +912,13 @@ void vg_event_json(struct strbuf *sb, const struct vg_event *ev, const struct vg
 		jw_str(&v, "nodename", ev->img->nodename);
 	jw_int(&v, "ret", ev->rec.hdr.ret);
 	jw_obj_close(&v);
-	jw_raw(&w, "vigil", vsb.buf ? vsb.buf : "{}");
+	(jw_raw)(&w, "vigil", vsb.buf ? vsb.buf : "{}"); /* its fields are in the sink already */
 	sb_free(&vsb);
 	jw_obj_close(&w);
+	sink_end(sink);
+}
+
+void vg_event_json(struct strbuf *sb, const struct vg_event *ev, const struct vg_host *host)
+{
+	vg_event_json_flat(sb, ev, host, NULL);
 }

@@ -1,6 +1,7 @@
 /* vg_flatten_json: dotted names, arrays as repeated fields, scalars as
  * their JSON text, escapes, long values, limits, malformed input, and the
  * per-thread field-id cache agreeing with the global table. */
+#define _GNU_SOURCE
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -176,12 +177,213 @@ static void test_ids_threads(void **state)
 	}
 }
 
+/* A plain reference flattener (whole dotted names built as strings, ids
+ * from vg_field_id) for valid JSON, to check the fast one against. */
+struct ref {
+	const char *p;
+	char name[2048];
+	char *vals[VG_FLAT_MAX];
+	size_t lens[VG_FLAT_MAX];
+	uint32_t ids[VG_FLAT_MAX];
+	int n;
+};
+
+static size_t ref_string(struct ref *r, char *out)
+{
+	size_t o = 0;
+	r->p++; /* " */
+	while (*r->p != '"') {
+		if (*r->p != '\\') {
+			out[o++] = *r->p++;
+			continue;
+		}
+		char e = r->p[1];
+		r->p += 2;
+		if (e == 'u') {
+			unsigned cp = (unsigned)strtoul((char[5]){r->p[0], r->p[1], r->p[2], r->p[3], 0}, NULL, 16);
+			r->p += 4;
+			if (cp < 0x100) {
+				out[o++] = (char)cp;
+			} else if (cp < 0x800) {
+				out[o++] = (char)(0xC0 | (cp >> 6));
+				out[o++] = (char)(0x80 | (cp & 0x3F));
+			} else {
+				out[o++] = (char)(0xE0 | (cp >> 12));
+				out[o++] = (char)(0x80 | ((cp >> 6) & 0x3F));
+				out[o++] = (char)(0x80 | (cp & 0x3F));
+			}
+		} else {
+			out[o++] = e == 'n' ? '\n' : e == 't' ? '\t' : e == 'r' ? '\r' : e == 'b' ? '\b' : e == 'f' ? '\f' : e;
+		}
+	}
+	r->p++;
+	return o;
+}
+
+static void ref_ws(struct ref *r)
+{
+	while (*r->p == ' ' || *r->p == '\n' || *r->p == '\t' || *r->p == '\r')
+		r->p++;
+}
+
+static void ref_add(struct ref *r, const char *v, size_t n)
+{
+	if (r->n >= VG_FLAT_MAX)
+		return;
+	r->vals[r->n] = malloc(n + 1);
+	memcpy(r->vals[r->n], v, n);
+	r->vals[r->n][n] = 0;
+	r->lens[r->n] = n;
+	r->ids[r->n++] = vg_field_id(r->name);
+}
+
+static void ref_value(struct ref *r)
+{
+	static char tmp[1 << 16];
+	size_t at = strlen(r->name);
+	ref_ws(r);
+	if (*r->p == '{') {
+		r->p++;
+		ref_ws(r);
+		while (*r->p != '}') {
+			ref_ws(r);
+			size_t kl = ref_string(r, tmp);
+			tmp[kl] = 0;
+			snprintf(r->name + at, sizeof(r->name) - at, "%s%s", at ? "." : "", tmp);
+			ref_ws(r);
+			r->p++; /* : */
+			ref_value(r);
+			r->name[at] = 0;
+			ref_ws(r);
+			if (*r->p == ',')
+				r->p++;
+		}
+		r->p++;
+	} else if (*r->p == '[') {
+		r->p++;
+		ref_ws(r);
+		while (*r->p != ']') {
+			ref_value(r);
+			ref_ws(r);
+			if (*r->p == ',')
+				r->p++;
+			ref_ws(r);
+		}
+		r->p++;
+	} else if (*r->p == '"') {
+		size_t n = ref_string(r, tmp);
+		ref_add(r, tmp, n);
+	} else {
+		const char *s = r->p;
+		while (*r->p && !strchr(",}] \n\t\r", *r->p))
+			r->p++;
+		ref_add(r, s, (size_t)(r->p - s));
+	}
+}
+
+static void ref_check(struct vg_flat *fl, const char *js, size_t len)
+{
+	struct ref *r = calloc(1, sizeof(*r));
+	assert_non_null(r);
+	r->p = js;
+	ref_value(r);
+	if (vg_flatten_json(fl, js, len))
+		fail_msg("vg_flatten_json failed on %s", js);
+	if (fl->n != r->n)
+		fail_msg("%d fields, the reference has %d: %s", fl->n, r->n, js);
+	for (int i = 0; i < r->n; i++) {
+		if (fl->f[i].name != r->ids[i] || fl->f[i].len != r->lens[i] || memcmp(fl->f[i].val, r->vals[i], r->lens[i]) ||
+		    fl->f[i].val[r->lens[i]])
+			fail_msg("field %d: %s=%s, the reference has %s=%s in %s", i, vg_field_name(fl->f[i].name),
+				 fl->f[i].val, vg_field_name(r->ids[i]), r->vals[i], js);
+		free(r->vals[i]);
+	}
+	free(r);
+}
+
+/* Every recorded event of tests/unit/data, and generated objects with
+ * escaped keys and values, whitespace, nesting and arrays of objects. */
+static void test_reference(void **state)
+{
+	struct vg_flat fl;
+	vg_flat_init(&fl);
+	FILE *f = fopen("tests/unit/data/store_events.jsonl", "r");
+	assert_non_null(f);
+	char *line = NULL;
+	size_t cap = 0;
+	ssize_t n;
+	int lines = 0;
+	while ((n = getline(&line, &cap, f)) > 0) {
+		if (line[n - 1] == '\n')
+			line[--n] = 0;
+		ref_check(&fl, line, (size_t)n);
+		lines++;
+	}
+	free(line);
+	fclose(f);
+	assert_true(lines > 100);
+	uint64_t rs = 88172645463325252ULL;
+	static const char *const keys[] = {"a", "b", "\\\"q\\\"", "k\\\\e", "\\u00e9t\\u00e9", "very_long_key_name_past_sixteen",
+					   "x\\ny", "\\u0041B", "", "process", "args", "\\u0000cut"};
+	static const char *const vals[] = {"\"v\"", "12", "-3", "true", "null", "\"\\u00ff\\u0001\\\\\\\"\"",
+					   "\"long value long value long value long value\"", "[1,\"2\",{\"z\":3}]",
+					   "{}", "[]", "{\"in\":{\"deep\":[\"d\",\"e\"]}}", "\"\\u20ac\\u00e9\""};
+	char js[4096];
+	for (int it = 0; it < 3000; it++) {
+		size_t o = 0;
+		int nk = 1 + (int)(rs % 9);
+		o += (size_t)snprintf(js + o, sizeof(js) - o, "{");
+		for (int k = 0; k < nk; k++) {
+			rs ^= rs << 13, rs ^= rs >> 7, rs ^= rs << 17;
+			const char *ws = rs & 1 ? " " : "";
+			o += (size_t)snprintf(js + o, sizeof(js) - o, "%s%s\"%s\"%s:%s%s", k ? "," : "", ws, keys[rs % 12], ws, ws,
+					      vals[(rs >> 8) % 12]);
+			if ((rs >> 20) % 5 == 0)
+				o += (size_t)snprintf(js + o, sizeof(js) - o, ",\"o%d\":{\"%s\":%s}", k, keys[(rs >> 24) % 12],
+						      vals[(rs >> 28) % 12]);
+		}
+		snprintf(js + o, sizeof(js) - o, "}");
+		ref_check(&fl, js, strlen(js));
+	}
+	vg_flat_free(&fl);
+}
+
+/* Built by hand: vg_flat_put and vg_field_child give what parsing gives. */
+static void test_build(void **state)
+{
+	struct vg_flat a, b;
+	vg_flat_init(&a);
+	vg_flat_init(&b);
+	vg_flat_begin(&a);
+	uint32_t proc = vg_field_child(VG_FIELD_ROOT, "process");
+	assert_int_equal(proc, vg_field_id("process"));
+	vg_flat_put(&a, vg_field_child(proc, "pid"), "42", 2);
+	uint32_t args = vg_field_child(proc, "args");
+	vg_flat_put(&a, args, "ls", 2);
+	vg_flat_put(&a, args, "a\0b", 3);
+	assert_int_equal(vg_flat_put_json(&a, vg_field_child(VG_FIELD_ROOT, "vigil"), "{\"x\":[1,{\"y\":\"z\"}]}", 19), 0);
+	vg_flat_end(&a);
+	const char *js = "{\"process\":{\"pid\":42,\"args\":[\"ls\",\"a\\u0000b\"]},\"vigil\":{\"x\":[1,{\"y\":\"z\"}]}}";
+	assert_int_equal(vg_flatten_json(&b, js, strlen(js)), 0);
+	assert_int_equal(a.n, 5);
+	assert_int_equal(b.n, 5);
+	for (int i = 0; i < 5; i++) {
+		assert_int_equal(a.f[i].name, b.f[i].name);
+		assert_int_equal(a.f[i].len, b.f[i].len);
+		assert_memory_equal(a.f[i].val, b.f[i].val, a.f[i].len + 1);
+	}
+	assert_string_equal(vg_field_name(a.f[4].name), "vigil.x.y");
+	vg_flat_free(&a);
+	vg_flat_free(&b);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_shapes),	   cmocka_unit_test(test_escapes),
 		cmocka_unit_test(test_long_and_many), cmocka_unit_test(test_malformed),
-		cmocka_unit_test(test_ids_threads),
+		cmocka_unit_test(test_ids_threads), cmocka_unit_test(test_reference),
+		cmocka_unit_test(test_build),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -17,6 +17,7 @@
 #include <sys/socket.h>
 #include <cmocka.h>
 #include "event/event.h"
+#include "event/flat.h"
 #include "jsoncheck.h"
 #include "sensor/blob.h"
 #include "recbuild.h"
@@ -25,13 +26,45 @@ static struct rb r;
 static struct strbuf sb;
 static const struct vg_host host = {.name = "testhost", .id = "0123456789abcdef0123456789abcdef"};
 
+/* The flat view vg_event_json_flat builds while encoding must be what
+ * vg_flatten_json gives for the JSON, field for field and in order, and
+ * the JSON must be the same bytes as without a flat. */
+static struct vg_flat flat_built, flat_parsed;
+static struct strbuf sb_flat;
+static unsigned flat_checks;
+
+static void check_flat(const struct vg_event *ev, const char *json, size_t len)
+{
+	sb_reset(&sb_flat);
+	vg_event_json_flat(&sb_flat, ev, &host, &flat_built);
+	assert_false(sb_flat.oom);
+	if (sb_flat.len != len || memcmp(sb_flat.buf, json, len))
+		fail_msg("JSON differs with a flat sink:\n%s\n%s", json, sb_flat.buf);
+	int rc = vg_flatten_json(&flat_parsed, json, len);
+	if (rc)
+		fail_msg("vg_flatten_json failed on %s", json);
+	for (int i = 0; i < flat_built.n || i < flat_parsed.n; i++) {
+		const struct vg_flat_field *a = i < flat_built.n ? &flat_built.f[i] : NULL;
+		const struct vg_flat_field *b = i < flat_parsed.n ? &flat_parsed.f[i] : NULL;
+		if (!a || !b || a->name != b->name || a->len != b->len || memcmp(a->val, b->val, a->len) ||
+		    a->val[a->len] != 0)
+			fail_msg("field %d: built %s=%.*s (%u bytes), parsed %s=%.*s (%u bytes); %d vs %d fields in %s", i,
+				 a ? vg_field_name(a->name) : "(none)", a ? (int)a->len : 0, a ? a->val : "",
+				 a ? a->len : 0, b ? vg_field_name(b->name) : "(none)", b ? (int)b->len : 0,
+				 b ? b->val : "", b ? b->len : 0, flat_built.n, flat_parsed.n, json);
+	}
+	flat_checks++;
+}
+
 /* Encodes ev into sb (reset first), checks that it is one valid JSON
- * object, and returns the text. */
+ * object (and that the flat built while encoding matches it), and
+ * returns the text. */
 static const char *encode(const struct vg_event *ev)
 {
 	sb_reset(&sb);
 	vg_event_json(&sb, ev, &host);
 	assert_false(sb.oom);
+	check_flat(ev, sb.buf, sb.len);
 	assert_int_equal(strlen(sb.buf), sb.len); /* no NUL inside */
 	size_t at = 0;
 	const char *why = json_check(sb.buf, sb.len, &at);
@@ -129,6 +162,9 @@ static int setup(void **state)
 static int teardown(void **state)
 {
 	sb_free(&sb);
+	sb_free(&sb_flat);
+	vg_flat_free(&flat_built);
+	vg_flat_free(&flat_parsed);
 	pc_free(&pc);
 	return 0;
 }
@@ -584,6 +620,116 @@ static void test_every_type(void **state)
 	}
 }
 
+/* Random records of every type (random fixed fields, blobs pointing at
+ * random strings: quotes, backslashes, control bytes, invalid and valid
+ * UTF-8, NULs), with and without process images, parents, targets,
+ * ancestors, containers, and sometimes more than VG_FLAT_MAX fields: the
+ * flat built while encoding equals vg_flatten_json of the JSON. */
+static uint64_t rs = 0x243F6A8885A308D3ULL;
+static uint32_t rnd(void)
+{
+	rs ^= rs << 13;
+	rs ^= rs >> 7;
+	rs ^= rs << 17;
+	return (uint32_t)(rs >> 11);
+}
+
+static void rnd_text(char *out, size_t n)
+{
+	static const char pool[] = "abcXYZ019 ./-_=:\"\\\t\n\x01\x1f\x7f\xc3\xa9\xe2\x82\xac\xff\xfe\x80{}[],";
+	for (size_t i = 0; i < n; i++) {
+		uint32_t k = rnd() % 64;
+		out[i] = k < 40 ? "abcdefghijklmnopqrstuvwxyz/._-0123456789"[k] : pool[rnd() % (sizeof(pool) - 1)];
+		if (rnd() % 97 == 0)
+			out[i] = 0;
+	}
+}
+
+static struct proc_image *rnd_image(uint32_t pid)
+{
+	char exe[64], cwd[64], argv[6000], env[300];
+	rnd_text(exe, 20);
+	exe[0] = '/';
+	exe[20] = 0;
+	rnd_text(cwd, 12);
+	cwd[0] = '/';
+	cwd[12] = 0;
+	size_t an = rnd() % 8 == 0 ? 1200 + rnd() % 4000 : rnd() % 200; /* sometimes > 512 args */
+	for (size_t i = 0; i < an; i++)
+		argv[i] = rnd() % 3 == 0 ? 0 : (char)("ab\"\\\x01\xc3\xa9z"[rnd() % 9]);
+	argv[an] = 0;
+	size_t en = 0;
+	if (rnd() % 2)
+		en += (size_t)snprintf(env + en, sizeof(env) - en, "LD_PRELOAD=/tmp/\"x\".so") + 1;
+	if (rnd() % 2)
+		en += (size_t)snprintf(env + en, sizeof(env) - en, "SSH_CONNECTION=1.2.3.4 5 6.7.8.9 22") + 1;
+	struct proc_image *img = image(&pc, pid, exe, argv, an + 1, rnd() % 4 ? cwd : NULL, en ? env : NULL, en);
+	if (rnd() % 2)
+		for (int i = 0; i < 64; i++)
+			img->sha256[i] = "0123456789abcdef"[rnd() % 16];
+	return img;
+}
+
+static void test_flat_random(void **state)
+{
+	static struct cgroup_info cg = {.id = 7, .path = "/system.slice/\"x\".service", .runtime = "docker"};
+	memset(cg.container_id, 'a', 64);
+	unsigned accepted = 0;
+	for (int it = 0; it < 4000; it++) {
+		unsigned type = 1 + rnd() % (VG_EV_TYPE_MAX - 1);
+		size_t fixed = vg_record_min_size(type);
+		assert_true(fixed >= sizeof(struct vg_hdr));
+		rb_init(&r, fixed, type, rnd() % VG_HOOK_MAX);
+		for (size_t i = offsetof(struct vg_hdr, ts); i < fixed; i++)
+			r.u.buf[i] = (uint8_t)rnd();
+		if (rnd() % 2)
+			r.u.hdr.ret = -(int64_t)(rnd() % 140);
+		if (rnd() % 2)
+			rnd_text(r.u.hdr.task.comm, VG_COMM_LEN);
+		size_t dlen = rnd() % 700;
+		char data[700];
+		rnd_text(data, dlen);
+		size_t base = r.len;
+		if (dlen)
+			rb_bytes(&r, data, dlen);
+		/* blobs: every 4-aligned spot after the header may be one */
+		for (size_t o = sizeof(struct vg_hdr); dlen && o + 4 <= fixed; o += 4) {
+			if (rnd() % 3)
+				continue;
+			uint16_t off = (uint16_t)(base + rnd() % dlen);
+			uint16_t len = (uint16_t)(1 + rnd() % (base + dlen - off));
+			memcpy(r.u.buf + o, &off, 2);
+			memcpy(r.u.buf + o + 2, &len, 2);
+		}
+		r.u.hdr.type = (uint16_t)type;
+		r.u.hdr.size = (uint32_t)r.len;
+		if (vg_record_check(r.u.buf, r.len))
+			continue;
+		accepted++;
+		struct vg_event *ev = event();
+		ev->wall_ns = (uint64_t)rnd() << 30 | rnd();
+		if (rnd() % 3)
+			ev->img = rnd_image(r.u.hdr.task.pid);
+		if (rnd() % 3)
+			ev->parent = rnd_image(r.u.hdr.task.ppid);
+		if (rnd() % 4 == 0)
+			ev->target = rnd_image(77);
+		if (rnd() % 3 == 0)
+			ev->cgroup = &cg;
+		if (type == VG_EV_EXEC) {
+			ev->nanc = (int)(rnd() % (VG_MAX_ANCESTORS + 1));
+			for (int i = 0; i < ev->nanc; i++) {
+				ev->anc_pid[i] = rnd();
+				ev->anc[i] = rnd() % 2 ? rnd_image(ev->anc_pid[i]) : NULL;
+			}
+		}
+		encode(ev); /* checks the flat */
+		vg_event_free(ev);
+	}
+	assert_true(accepted > 3000);
+	assert_true(flat_checks > 3000);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -599,6 +745,7 @@ int main(void)
 		cmocka_unit_test(test_container_and_cgroup),
 		cmocka_unit_test(test_metrics),
 		cmocka_unit_test(test_every_type),
+		cmocka_unit_test(test_flat_random),
 	};
 	return cmocka_run_group_tests_name("json", tests, setup, teardown);
 }
