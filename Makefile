@@ -19,12 +19,12 @@ override LDFLAGS += -fsanitize=address,undefined
 endif
 LIBS := -lbpf -lelf -lz -lzstd -lssl -lcrypto -lyaml -lhs -lpcre2-8 -lstdc++ -lsqlite3 -lm -lpthread
 
-BPF_DOMAINS := process file net priv
+BPF_DOMAINS := process file net priv isolate block
 BPF_OBJS := $(BPF_DOMAINS:%=$(BUILD)/%.bpf.o)
 SKELS := $(BPF_DOMAINS:%=$(BUILD)/%.skel.h)
 
 # Library code shared by the daemon, the CLI, tests and benchmarks.
-LIB_SRCS := $(wildcard src/util/*.c src/event/*.c src/proc/*.c src/sensor/*.c src/engine/*.c src/store/*.c src/daemon/config.c src/daemon/api_proto.c)
+LIB_SRCS := $(wildcard src/util/*.c src/event/*.c src/proc/*.c src/sensor/*.c src/engine/*.c src/store/*.c src/respond/*.c src/daemon/config.c src/daemon/api_proto.c)
 LIB_OBJS := $(LIB_SRCS:%.c=$(BUILD)/obj/%.o)
 DAEMON_SRCS := $(filter-out src/daemon/config.c src/daemon/api_proto.c,$(wildcard src/daemon/*.c))
 DAEMON_OBJS := $(DAEMON_SRCS:%.c=$(BUILD)/obj/%.o)

@@ -276,7 +276,8 @@ static __always_inline void vg_fill_hdr(struct vg_hdr *h, __u16 type, __u16 hook
  * 1/VG_WAKE_NS wakeups per CPU (no byte trigger: a consumer that is behind is
  * awake, and waking it per record is the storm this avoids). The rest of a
  * burst is read at the next wakeup or when the consumer's poll times out
- * (sensor_poll consumes then); 20 ms of records fit the ring many times. */
+ * (vigild polls with a VG_WAKE_NS timeout, so no record waits much longer);
+ * 20 ms of records fit the ring many times. */
 #define VG_WAKE_NS (20 * 1000000ULL)
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
@@ -285,12 +286,15 @@ struct {
 	__type(value, __u64);
 } vg_wake SEC(".maps");
 
-static __always_inline __u64 vg_wake_flags(void)
+/* urgent: an exec, which active defense may have to kill within
+ * milliseconds, wakes the consumer at once (execs are rare next to file
+ * records: one wakeup each is noise beside the exec's own cost). */
+static __always_inline __u64 vg_wake_flags(bool urgent)
 {
 	__u32 zero = 0;
 	__u64 *last = bpf_map_lookup_elem(&vg_wake, &zero);
 	__u64 now = bpf_ktime_get_ns();
-	if (last && now - *last < VG_WAKE_NS)
+	if (!urgent && last && now - *last < VG_WAKE_NS)
 		return BPF_RB_NO_WAKEUP;
 	if (last)
 		*last = now;
@@ -314,7 +318,7 @@ static __always_inline void vg_emit(struct vg_scratch *s, __u32 size, __u32 hook
 	if (size < sizeof(struct vg_hdr))
 		return;
 	h->size = size;
-	if (bpf_ringbuf_output(&vg_rb, s->buf, size, vg_wake_flags()))
+	if (bpf_ringbuf_output(&vg_rb, s->buf, size, vg_wake_flags(h->type == VG_EV_EXEC)))
 		vg_count(hook, VG_CNT_RB_FULL);
 	else
 		vg_count(hook, VG_CNT_EMITTED);

@@ -135,6 +135,7 @@ int cmd_events(int argc, char **argv);
 int cmd_session(int argc, char **argv);
 int cmd_tree(int argc, char **argv);
 int cmd_alerts(int argc, char **argv);
+int cmd_actions(int argc, char **argv);
 int cmd_incidents(int argc, char **argv);
 int cmd_incident(int argc, char **argv);
 /* dispatch: argv[0] is the command; -1 when it is not one of these */

@@ -29,6 +29,7 @@ int investigate_main(int argc, char **argv)
 	} cmds[] = {
 		{"events", cmd_events},   {"session", cmd_session},     {"tree", cmd_tree},
 		{"alerts", cmd_alerts},   {"incidents", cmd_incidents}, {"incident", cmd_incident},
+		{"actions", cmd_actions},
 	};
 	for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++)
 		if (!strcmp(argv[0], cmds[i].name)) {

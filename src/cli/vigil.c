@@ -8,6 +8,7 @@
 #include <unistd.h>
 #include "../daemon/api_proto.h"
 #include "../engine/engine.h"
+#include "../respond/respond.h"
 #include "cli.h"
 
 static void usage(FILE *f)
@@ -22,7 +23,19 @@ static void usage(FILE *f)
 		   "  filter add|del sensitive GLOB       report reads of matching files\n"
 		   "  filter rate HOOK N                  cap a hook at N events/s (0 = none)\n"
 		   "  rules check DIR                     validate the Sigma rules under DIR\n"
-		   "  rules list [DIR]                    the rules under DIR (default: the shipped rules)\n");
+		   "  rules list [DIR]                    the rules under DIR (default: the shipped rules)\n"
+		   "response (executed by vigild, recorded; --dry-run records what would be done):\n"
+		   "  kill [--tree] PID[@START_NS]        kill a process (or its tree); never a reused pid\n"
+		   "  kill --session SID                  kill every process of a login session\n"
+		   "  block --hash SHA256 | --path PATH   deny execution (EPERM) before it runs; survives restarts\n"
+		   "  unblock --hash SHA256 | --path PATH, blocks\n"
+		   "  quarantine PATH                     move a file into the root-only quarantine\n"
+		   "  restore ID [--force], quarantined   put it back exactly; list the quarantine\n"
+		   "  isolate --host | --pid PID | --cgroup PATH   cut off the network (loopback and\n"
+		   "                                      isolate_allow stay reachable); survives restarts\n"
+		   "  release --host | --pid PID | --cgroup PATH | --all, isolations\n"
+		   "  freeze|thaw --pid PID | --cgroup PATH   cgroup v2 freezer\n"
+		   "  actions [--since T] [--json]        every action taken, from the store\n");
 	investigate_usage(f);
 }
 
@@ -119,7 +132,8 @@ int main(int argc, char **argv)
 	int inv = investigate_main(argc - i, argv + i); /* events, session, tree, alerts, incident(s) */
 	if (inv >= 0)
 		return inv;
-	if (strcmp(argv[i], "status") && strcmp(argv[i], "filter") && strcmp(argv[i], "ping")) {
+	if (strcmp(argv[i], "status") && strcmp(argv[i], "filter") && strcmp(argv[i], "ping") &&
+	    !responder_has_command(argv[i])) {
 		fprintf(stderr, "vigil: unknown command '%s'\n", argv[i]);
 		usage(stderr);
 		return 2;
@@ -128,13 +142,13 @@ int main(int argc, char **argv)
 	sb_init(&req);
 	sb_init(&reply);
 	for (int k = i; k < argc; k++) {
-		if (strpbrk(argv[k], " \t\r\n")) {
-			fprintf(stderr, "vigil: arguments cannot contain spaces or newlines: '%s'\n", argv[k]);
-			return 2;
-		}
 		if (k > i)
 			sb_putc(&req, ' ');
-		sb_puts(&req, argv[k]);
+		api_put_arg(&req, argv[k]);
+	}
+	if (req.len > API_REQ_MAX) {
+		fprintf(stderr, "vigil: request too long (%zu bytes, at most %d)\n", req.len, API_REQ_MAX);
+		return 2;
 	}
 	int e = api_call(run_dir, req.buf, &reply);
 	if (e) {

@@ -13,7 +13,7 @@
 #include "daemon.h"
 #include "api_proto.h"
 
-static void handle(struct daemon *d, int fd)
+static void handle(struct daemon *d, int fd, const struct ucred *peer)
 {
 	char req[API_REQ_MAX + 1];
 	size_t n = 0;
@@ -44,10 +44,18 @@ static void handle(struct daemon *d, int fd)
 			sb_putc(&out, '\n');
 	} else if (argc >= 1 && strcmp(argv[0], "filter") == 0) {
 		filter_command(d, argc - 1, argv + 1, &out);
+	} else if (argc >= 1 && responder_has_command(argv[0])) {
+		if (!d->responder) {
+			sb_puts(&out, "error: the responder is not running (see vigild's log)\n");
+		} else {
+			char actor[64];
+			snprintf(actor, sizeof(actor), "cli:uid=%u,pid=%d", (unsigned)peer->uid, (int)peer->pid);
+			responder_command(d->responder, actor, argc, argv, &out);
+		}
 	} else if (argc >= 1 && strcmp(argv[0], "ping") == 0) {
 		sb_puts(&out, "ok\npong\n");
 	} else {
-		sb_printf(&out, "error: unknown request '%s' (status, filter, ping)\n", argc ? argv[0] : "");
+		sb_printf(&out, "error: unknown request '%s' (status, filter, ping, or a response command)\n", argc ? argv[0] : "");
 	}
 	size_t off = 0;
 	while (off < out.len) {
@@ -76,7 +84,7 @@ static void *api_main(void *arg)
 		struct ucred cr;
 		socklen_t cl = sizeof(cr);
 		if (getsockopt(c, SOL_SOCKET, SO_PEERCRED, &cr, &cl) == 0 && cr.uid == 0)
-			handle(d, c);
+			handle(d, c, &cr);
 		close(c);
 	}
 	return NULL;

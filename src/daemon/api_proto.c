@@ -15,7 +15,8 @@ int api_call(const char *run_dir, const char *request, struct strbuf *reply)
 	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return -errno;
-	struct timeval tv = {.tv_sec = 10};
+	/* a response (a session kill, quarantine of a large file) may take a while */
+	struct timeval tv = {.tv_sec = 60};
 	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
 	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa))) {
 		int e = errno;
@@ -47,11 +48,54 @@ int api_call(const char *run_dir, const char *request, struct strbuf *reply)
 	return 0;
 }
 
+void api_put_arg(struct strbuf *sb, const char *arg)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	for (const unsigned char *p = (const unsigned char *)arg; *p; p++) {
+		if (*p == '%' || *p <= ' ' || *p == 0x7f) {
+			char esc[3] = {'%', hex[*p >> 4], hex[*p & 15]};
+			sb_put(sb, esc, 3);
+		} else {
+			sb_putc(sb, (char)*p);
+		}
+	}
+}
+
+static int hexval(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+/* Undoes api_put_arg in place; a '%' not followed by two hex digits is
+ * kept as it is, and %00 is refused (kept) so no argument is cut short. */
+static void unescape(char *s)
+{
+	char *w = s;
+	for (char *r = s; *r; r++) {
+		int hi, lo;
+		if (*r == '%' && (hi = hexval(r[1])) >= 0 && (lo = hexval(r[2])) >= 0 && (hi | lo)) {
+			*w++ = (char)(hi << 4 | lo);
+			r += 2;
+		} else {
+			*w++ = *r;
+		}
+	}
+	*w = 0;
+}
+
 int api_split(char *line, char **argv, int max)
 {
 	int n = 0;
 	char *save = NULL;
-	for (char *t = strtok_r(line, " \t\r\n", &save); t && n < max; t = strtok_r(NULL, " \t\r\n", &save))
+	for (char *t = strtok_r(line, " \t\r\n", &save); t && n < max; t = strtok_r(NULL, " \t\r\n", &save)) {
+		unescape(t);
 		argv[n++] = t;
+	}
 	return n;
 }

@@ -13,7 +13,11 @@
 
 /* Sends one request and reads the whole reply; 0 or -errno. */
 int api_call(const char *run_dir, const char *request, struct strbuf *reply);
-/* Splits a request line into at most max words (in place); returns the count. */
+/* Appends one argument to a request line: '%', blanks and control bytes
+ * are written as %XX, so a path with spaces stays one argument. */
+void api_put_arg(struct strbuf *sb, const char *arg);
+/* Splits a request line into at most max words (in place, undoing
+ * api_put_arg); returns the count. */
 int api_split(char *line, char **argv, int max);
 
 #endif

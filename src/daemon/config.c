@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <arpa/inet.h>
 #include "config.h"
 #include "../sensor/sensor.h"
 
@@ -31,6 +32,9 @@ void config_defaults(struct vigil_config *c)
 	c->store_segment_mb = 64;
 	c->store_retention_mb = 1024;
 	c->store_retention_days = 0;
+	c->response_mode = 1; /* dry-run: record what rules would do */
+	c->response_max_per_min = 30;
+	c->block_fanotify = true;
 }
 
 static void list_free(struct cfg_list *l)
@@ -51,6 +55,12 @@ void config_free(struct vigil_config *c)
 	list_free(&c->ignore_path);
 	list_free(&c->watch_path);
 	list_free(&c->sensitive);
+	free(c->response_dir);
+	c->response_dir = NULL;
+	free(c->bpf_pin_dir);
+	c->bpf_pin_dir = NULL;
+	list_free(&c->response_protect);
+	list_free(&c->isolate_allow);
 }
 
 static int parse_uint(const char *v, unsigned long long lo, unsigned long long hi, unsigned long long *out)
@@ -96,6 +106,25 @@ static int list_add(struct cfg_list *l, const char *v)
 		return -1;
 	l->n++;
 	return 0;
+}
+
+bool config_valid_cidr(const char *v)
+{
+	char addr[64];
+	const char *slash = strchr(v, '/');
+	size_t alen = slash ? (size_t)(slash - v) : strlen(v);
+	if (alen == 0 || alen >= sizeof(addr))
+		return false;
+	memcpy(addr, v, alen);
+	addr[alen] = 0;
+	unsigned char buf[16];
+	int family = strchr(addr, ':') ? AF_INET6 : AF_INET;
+	if (inet_pton(family, addr, buf) != 1)
+		return false;
+	if (!slash)
+		return true;
+	unsigned long long bits;
+	return parse_uint(slash + 1, 0, family == AF_INET ? 32 : 128, &bits) == 0;
 }
 
 #define FAIL(...)                                                                                  \
@@ -182,6 +211,38 @@ int config_parse(struct vigil_config *out, const char *text, const char *name, c
 			if (parse_uint(val, 0, 36500, &n))
 				FAIL("%s:%d: store_retention_days: expected days from 0 (no age limit) to 36500, got '%s'", name, lineno, val);
 			c.store_retention_days = (unsigned)n;
+		} else if (!strcmp(key, "response_mode")) {
+			if (!strcmp(val, "off"))
+				c.response_mode = 0;
+			else if (!strcmp(val, "dry-run") || !strcmp(val, "dry_run"))
+				c.response_mode = 1;
+			else if (!strcmp(val, "on"))
+				c.response_mode = 2;
+			else
+				FAIL("%s:%d: response_mode: expected off, dry-run or on, got '%s'", name, lineno, val);
+		} else if (!strcmp(key, "response_max_per_min")) {
+			if (parse_uint(val, 0, 100000, &n))
+				FAIL("%s:%d: response_max_per_min: expected actions per minute from 0 to 100000, got '%s'", name, lineno, val);
+			c.response_max_per_min = (unsigned)n;
+		} else if (!strcmp(key, "response_dir") || !strcmp(key, "bpf_pin_dir")) {
+			if (val[0] != '/')
+				FAIL("%s:%d: %s: expected an absolute path, got '%s'", name, lineno, key, val);
+			char **dst = key[0] == 'r' ? &c.response_dir : &c.bpf_pin_dir;
+			free(*dst);
+			*dst = strdup(val);
+		} else if (!strcmp(key, "block_fanotify")) {
+			if (parse_bool(val, &c.block_fanotify))
+				FAIL("%s:%d: block_fanotify: expected on or off, got '%s'", name, lineno, val);
+		} else if (!strcmp(key, "response_protect")) {
+			if (val[0] != '/')
+				FAIL("%s:%d: response_protect: expected an absolute path or glob, got '%s'", name, lineno, val);
+			if (list_add(&c.response_protect, val))
+				FAIL("%s:%d: %s: more than %d entries", name, lineno, key, CFG_LIST_MAX);
+		} else if (!strcmp(key, "isolate_allow")) {
+			if (!config_valid_cidr(val))
+				FAIL("%s:%d: isolate_allow: expected an IPv4 or IPv6 address or CIDR, got '%s'", name, lineno, val);
+			if (list_add(&c.isolate_allow, val))
+				FAIL("%s:%d: %s: more than %d entries", name, lineno, key, CFG_LIST_MAX);
 		} else if (!strcmp(key, "module_fallback")) {
 			if (parse_bool(val, &c.module_fallback))
 				FAIL("%s:%d: module_fallback: expected on or off, got '%s'", name, lineno, val);

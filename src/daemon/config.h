@@ -31,6 +31,14 @@ struct vigil_config {
 	bool hook_off[VG_HOOK_MAX];
 	uint64_t rate[VG_HOOK_MAX];
 	struct cfg_list ignore_exe, ignore_cgroup, ignore_path, watch_path, sensitive;
+	/* the responder (src/respond) */
+	int response_mode;            /* RESPOND_OFF, RESPOND_DRY_RUN, RESPOND_ON */
+	unsigned response_max_per_min; /* automatic actions per minute */
+	char *response_dir;           /* NULL = <store dir>/respond, else /var/lib/vigil/respond */
+	char *bpf_pin_dir;            /* NULL = /sys/fs/bpf/vigil */
+	bool block_fanotify;          /* off: block with the eBPF kill-at-exec only */
+	struct cfg_list response_protect; /* executables (globs) never acted on */
+	struct cfg_list isolate_allow;    /* CIDRs reachable while isolated */
 };
 
 void config_defaults(struct vigil_config *c);
@@ -41,6 +49,8 @@ int config_parse(struct vigil_config *c, const char *text, const char *name, cha
 /* Reads and parses a file; a missing file is not an error (defaults). */
 int config_load(struct vigil_config *c, const char *path, char *err, size_t errlen);
 void config_free(struct vigil_config *c);
+/* "10.0.0.1", "10.0.0.0/8", "fd00::/64" */
+bool config_valid_cidr(const char *v);
 extern const char *const config_default_sensitive[];
 
 #endif

@@ -10,6 +10,7 @@
 #include "../engine/engine.h"
 #include "../event/event.h"
 #include "../proc/proc.h"
+#include "../respond/respond.h"
 #include "../sensor/sensor.h"
 #include "../store/state.h"
 #include "../store/store.h"
@@ -68,6 +69,7 @@ struct daemon {
 	struct engine *engine_next;  /* a reloaded engine for the output thread (atomic) */
 	bool rules_reloading;        /* atomic */
 	uint64_t cur_event_ns;       /* output thread: the event being matched */
+	const struct vg_flat *cur_flat; /* output thread: its flat view */
 	uint64_t alerts_total, incidents_total, rules_loaded; /* atomics */
 
 	/* the store directory (--store; "" = none): state.db there holds the
@@ -78,6 +80,11 @@ struct daemon {
 	 * and flushes it every cfg.store_flush_ms; NULL = none */
 	struct store *store;
 	char *store_dir_owned;
+
+	/* the responder (src/respond): manual actions from the API thread,
+	 * automatic ones queued by the output thread's alerts */
+	struct responder *responder;
+	char *response_dir_owned;
 };
 
 /* src/daemon/api.c */
@@ -98,6 +105,16 @@ bool detect_active(struct daemon *d);
 void detect_event(struct daemon *d, uint64_t event_ns, const char *json, size_t len, const struct vg_flat *fl);
 void detect_reload(struct daemon *d);
 void detect_close(struct daemon *d);
+/* src/daemon/response.c: opens the responder (never fatal), records
+ * each action in state.db and as a "response" event, and hands alerts of
+ * rules marked with a response to it. */
+void response_init(struct daemon *d);
+void response_close(struct daemon *d);
+void response_on_alert(struct daemon *d, const struct engine_output *o, const struct vg_flat *alert);
+void response_reload(struct daemon *d);
+/* src/daemon/main.c: queues a user-space event whose "vigil" object is
+ * json (owned, freed by the queue); action NULL = vigil_metrics. */
+void daemon_emit_json(struct daemon *d, const char *action, char *json);
 /* src/daemon/status.c */
 void status_text(struct daemon *d, struct strbuf *out, bool json);
 void metrics_json(struct daemon *d, struct strbuf *out);

@@ -114,6 +114,9 @@ static void on_output(void *ctx, const struct engine_output *o)
 	}
 	state_record_output(d->state, o); /* state.db (queued to its own thread) */
 	print_line(o);
+	/* active defense last: the alert is on record before anything acts */
+	if (o->response && !o->incident)
+		response_on_alert(d, o, d->cur_flat);
 }
 
 /* Loads and compiles the rules; NULL when the engine cannot run. */
@@ -204,7 +207,9 @@ void detect_event(struct daemon *d, uint64_t event_ns, const char *json, size_t 
 		fl = &ev_flat;
 	}
 	d->cur_event_ns = event_ns;
+	d->cur_flat = fl;
 	engine_process(d->engine, fl, json, len, event_ns);
+	d->cur_flat = NULL;
 }
 
 bool detect_active(struct daemon *d)

@@ -276,21 +276,30 @@ static void refresh_rates(struct daemon *d, double secs)
 	pthread_mutex_unlock(&d->rate_lock);
 }
 
+void daemon_emit_json(struct daemon *d, const char *action, char *json)
+{
+	struct vg_hdr zero = {0};
+	struct vg_event *ev = json ? vg_event_new(&zero, sizeof(zero)) : NULL;
+	if (!ev) {
+		free(json);
+		return;
+	}
+	ev->wall_ns = clock_ns(CLOCK_REALTIME);
+	ev->extra_json = json; /* ownership moves to the event */
+	ev->extra_action = action;
+	enqueue(d, ev, -1);
+}
+
 static void emit_metrics(struct daemon *d)
 {
 	struct strbuf sb;
 	sb_init(&sb);
 	metrics_json(d, &sb);
-	struct vg_hdr zero = {0};
-	struct vg_event *ev = vg_event_new(&zero, sizeof(zero));
-	if (!ev || sb.oom) {
-		vg_event_free(ev);
+	if (sb.oom) {
 		sb_free(&sb);
 		return;
 	}
-	ev->wall_ns = clock_ns(CLOCK_REALTIME);
-	ev->extra_json = sb.buf; /* ownership moves to the event */
-	enqueue(d, ev, -1);
+	daemon_emit_json(d, NULL, sb.buf);
 }
 
 static int open_output(struct daemon *d, const char *path)
@@ -486,6 +495,8 @@ int main(int argc, char **argv)
 		state_start_writer(d->state);
 	else if (*d->store_dir)
 		fprintf(stderr, "vigild: alerts and incidents will not be stored: %s\n", err);
+	/* before the sensor: blocks are in force from the first exec it sees */
+	response_init(d);
 
 	struct sigaction sa = {.sa_handler = on_signal};
 	sigemptyset(&sa.sa_mask);
@@ -524,7 +535,9 @@ int main(int argc, char **argv)
 
 	uint64_t last_rate = clock_ns(CLOCK_MONOTONIC), last_metrics = last_rate, last_sens = last_rate;
 	while (!got_stop) {
-		int r = sensor_poll(d->sensor, 100);
+		/* the BPF side wakes us at most every 20 ms per CPU (VG_WAKE_NS):
+		 * polling as often bounds how long the tail of a burst waits */
+		int r = sensor_poll(d->sensor, 20);
 		if (r < 0 && r != -EINTR) {
 			fprintf(stderr, "vigild: ring buffer poll failed: %s\n", strerror(-r));
 			break;
@@ -532,6 +545,7 @@ int main(int argc, char **argv)
 		if (got_hup) {
 			got_hup = 0;
 			reload(d);
+			response_reload(d);
 			detect_reload(d);
 		}
 		uint64_t now = clock_ns(CLOCK_MONOTONIC);
@@ -562,6 +576,7 @@ int main(int argc, char **argv)
 	pthread_cond_signal(&d->qcond);
 	pthread_mutex_unlock(&d->qlock);
 	pthread_join(d->out_thread, NULL);
+	response_close(d); /* blocks and isolations stay in force */
 	store_close(d->store); /* the last events, then the segment is sealed */
 	d->store = NULL;
 	detect_close(d);

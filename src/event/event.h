@@ -28,7 +28,8 @@ struct vg_event {
 	int nanc;                     /* exec only: ancestors, parent first */
 	uint32_t anc_pid[VG_MAX_ANCESTORS];
 	struct proc_image *anc[VG_MAX_ANCESTORS];
-	char *extra_json;             /* user-space events: a JSON object body */
+	char *extra_json;             /* user-space events: the "vigil" object's body */
+	const char *extra_action;     /* their event.action (static); NULL = vigil_metrics */
 	uint32_t len;
 	union {
 		struct vg_hdr hdr;

@@ -848,9 +848,11 @@ void vg_event_json_flat(struct strbuf *sb, const struct vg_event *ev, const stru
 	if (ev->extra_json) {
 		type = VG_EV_METRICS;
 	}
+	/* a user-space event other than metrics (a response action) */
+	const char *uaction = ev->extra_json ? ev->extra_action : NULL;
 	jw_obj_open(&w, "event");
-	jw_str(&w, "kind", type == VG_EV_METRICS ? "metric" : "event");
-	jw_str(&w, "action", vg_event_action(type));
+	jw_str(&w, "kind", type == VG_EV_METRICS && !uaction ? "metric" : "event");
+	jw_str(&w, "action", uaction ? uaction : vg_event_action(type));
 	jw_arr_open(&w, "category");
 	jw_str(&w, NULL, vg_event_category(type));
 	jw_arr_close(&w);

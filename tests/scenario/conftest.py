@@ -30,8 +30,13 @@ class Vigild:
         self.events_path = os.path.join(workdir, "events.jsonl")
         self.stderr_path = os.path.join(workdir, "vigild.stderr")
         self.config_path = os.path.join(workdir, "vigild.conf")
+        config_text = config_text or "metrics_interval = 2\n"
+        # isolation pins live in bpffs, shared by every daemon on the host:
+        # each test daemon gets its own pin directory
+        if "bpf_pin_dir" not in config_text:
+            config_text += "\nbpf_pin_dir = /sys/fs/bpf/" + os.path.basename(workdir) + "\n"
         with open(self.config_path, "w") as f:
-            f.write(config_text or "metrics_interval = 2\n")
+            f.write(config_text)
         self._offset = 0
         self._events = []
         # alerts/incidents, when started with --alerts-out self.alerts_path
