@@ -146,20 +146,24 @@ int main(int argc, char **argv)
 			sb_putc(&req, ' ');
 		api_put_arg(&req, argv[k]);
 	}
+	int rc = 1;
 	if (req.len > API_REQ_MAX) {
 		fprintf(stderr, "vigil: request too long (%zu bytes, at most %d)\n", req.len, API_REQ_MAX);
-		return 2;
+		rc = 2;
+	} else {
+		int e = api_call(run_dir, req.buf, &reply);
+		const char *body = reply.buf ? reply.buf : "";
+		if (e) {
+			fprintf(stderr, "vigil: cannot reach vigild at %s/%s: %s\n", run_dir, VIGIL_SOCK_NAME,
+				strerror(-e));
+		} else if (strncmp(body, "ok\n", 3) == 0) {
+			fputs(body + 3, stdout);
+			rc = 0;
+		} else {
+			fputs(body, stderr);
+		}
 	}
-	int e = api_call(run_dir, req.buf, &reply);
-	if (e) {
-		fprintf(stderr, "vigil: cannot reach vigild at %s/%s: %s\n", run_dir, VIGIL_SOCK_NAME, strerror(-e));
-		return 1;
-	}
-	const char *body = reply.buf ? reply.buf : "";
-	if (strncmp(body, "ok\n", 3) == 0) {
-		fputs(body + 3, stdout);
-		return 0;
-	}
-	fputs(body, stderr);
-	return 1;
+	sb_free(&req);
+	sb_free(&reply);
+	return rc;
 }

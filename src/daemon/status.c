@@ -45,6 +45,28 @@ static void store_json(struct daemon *d, struct jw *w)
 	jw_obj_close(w);
 }
 
+/* "response": {...}: the responder's counters */
+static void response_json(struct daemon *d, struct jw *w)
+{
+	struct responder_stats st = {0};
+	if (d->responder)
+		responder_stats(d->responder, &st);
+	static const char *const modes[] = {"off", "dry-run", "on"};
+	jw_obj_open(w, "response");
+	jw_bool(w, "enabled", d->responder != NULL);
+	jw_str(w, "mode", modes[d->cfg.response_mode % 3]);
+	jw_uint(w, "actions", st.actions);
+	jw_uint(w, "dry_run", st.dry_run);
+	jw_uint(w, "refused", st.refused);
+	jw_uint(w, "rate_limited", st.rate_limited);
+	jw_uint(w, "failed", st.failed);
+	jw_uint(w, "blocks", st.blocks);
+	jw_uint(w, "blocked_execs", st.blocked_execs);
+	jw_uint(w, "isolations", st.isolations);
+	jw_uint(w, "quarantined", st.quarantined);
+	jw_obj_close(w);
+}
+
 struct snapshot {
 	uint64_t k[VG_HOOK_MAX][VG_CNT_MAX];
 	uint64_t user_dropped[VG_HOOK_MAX];
@@ -110,6 +132,7 @@ void metrics_json(struct daemon *d, struct strbuf *out)
 	jw_uint(&w, "alerts_total", __atomic_load_n(&d->alerts_total, __ATOMIC_RELAXED));
 	jw_uint(&w, "incidents_total", __atomic_load_n(&d->incidents_total, __ATOMIC_RELAXED));
 	store_json(d, &w);
+	response_json(d, &w);
 	jw_obj_open(&w, "drops");
 	for (int h = 0; h < VG_HOOK_MAX; h++) {
 		uint64_t n = s.k[h][VG_CNT_RB_FULL] + s.k[h][VG_CNT_RATE_LIMITED] + s.user_dropped[h];
@@ -145,6 +168,7 @@ void status_text(struct daemon *d, struct strbuf *out, bool json)
 		jw_uint(&w, "alerts_total", __atomic_load_n(&d->alerts_total, __ATOMIC_RELAXED));
 		jw_uint(&w, "incidents_total", __atomic_load_n(&d->incidents_total, __ATOMIC_RELAXED));
 		store_json(d, &w);
+		response_json(d, &w);
 		jw_obj_open(&w, "hooks");
 		for (int h = 0; h < VG_HOOK_MAX; h++) {
 			jw_obj_open(&w, sensor_hooks[h].name);
@@ -178,6 +202,20 @@ void status_text(struct daemon *d, struct strbuf *out, bool json)
 			  (unsigned long long)st.dropped_disk_full, (unsigned long long)st.write_errors);
 	} else {
 		sb_printf(out, "store: off\n");
+	}
+	if (d->responder) {
+		struct responder_stats rs;
+		responder_stats(d->responder, &rs);
+		static const char *const modes[] = {"off", "dry-run", "on"};
+		sb_printf(out, "response (automatic: %s): %llu actions, %llu dry-run, %llu refused (%llu rate limited), "
+			  "%llu failed; %llu blocks (%llu execs denied), %llu isolated, %llu quarantined\n",
+			  modes[d->cfg.response_mode % 3], (unsigned long long)rs.actions, (unsigned long long)rs.dry_run,
+			  (unsigned long long)rs.refused, (unsigned long long)rs.rate_limited,
+			  (unsigned long long)rs.failed, (unsigned long long)rs.blocks,
+			  (unsigned long long)rs.blocked_execs, (unsigned long long)rs.isolations,
+			  (unsigned long long)rs.quarantined);
+	} else {
+		sb_printf(out, "response: unavailable\n");
 	}
 	sb_printf(out, "%-10s %-6s %10s %12s %10s %10s %10s %10s\n", "hook", "active", "events/s", "events",
 		  "rb_full", "rate_cap", "userspace", "filtered");
