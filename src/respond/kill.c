@@ -559,7 +559,7 @@ int kill_command(struct respond_req *q, int argc, char **argv, char *err, size_t
 		if (!ks.m) {
 			close(fd);
 			snprintf(err, errlen, "out of memory");
-			return -1;
+			return give_up(q, target, "failed", err);
 		}
 		ks.cap = ks.n = 1;
 		ks.m[0] = (struct member){ .pid = key, .ticks = st.ticks, .fd = fd, .exe = exe_of(key) };

@@ -27,6 +27,11 @@
 #include "../util/jsonv.h"
 
 #define META_MAX (1 << 20)
+/* Hashing (and across file systems copying) happens under the command
+ * lock, and a sparse file costs its owner nothing: past this size a file
+ * is refused rather than hold every response for minutes or fill the
+ * store's file system. */
+#define QUARANTINE_MAX ((off_t)1 << 30)
 #define XATTR_LIST_MAX_ 65536
 
 static uint64_t wall_ns(void)
@@ -41,7 +46,10 @@ static uint64_t ts_ns(struct timespec t)
 	return (uint64_t)t.tv_sec * 1000000000ULL + (uint64_t)t.tv_nsec;
 }
 
-static int sha256_fd(int fd, char hex[65])
+/* Hashes the first size bytes of fd. -1 with errno on a read error; -2
+ * when the file is not size bytes long (it changed under us): a file that
+ * keeps growing must not keep the responder reading forever. */
+static int sha256_fd(int fd, off_t size, char hex[65])
 {
 	EVP_MD_CTX *c = EVP_MD_CTX_new();
 	if (!c || !EVP_DigestInit_ex(c, EVP_sha256(), NULL)) {
@@ -53,7 +61,9 @@ static int sha256_fd(int fd, char hex[65])
 	char *buf = malloc(CHUNK);
 	off_t off = 0;
 	for (;;) {
-		ssize_t n = buf ? pread(fd, buf, CHUNK, off) : -1;
+		size_t want = size - off < CHUNK ? (size_t)(size - off) : CHUNK;
+		/* one byte past size too: tells a file that grew */
+		ssize_t n = buf ? pread(fd, buf, want ? want : 1, off) : -1;
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0) {
@@ -63,8 +73,13 @@ static int sha256_fd(int fd, char hex[65])
 			errno = e;
 			return -1;
 		}
-		if (n == 0)
-			break;
+		if (n == 0 || !want) {
+			if (off == size && n == 0)
+				break;
+			free(buf);
+			EVP_MD_CTX_free(c);
+			return -2;
+		}
 		EVP_DigestUpdate(c, buf, (size_t)n);
 		off += n;
 	}
@@ -93,8 +108,9 @@ static int write_all(int fd, const void *p, size_t n)
 	return 0;
 }
 
-/* Copies all of in (from offset 0) to out and syncs out. */
-static int copy_fd(int in, int out)
+/* Copies the first size bytes of in to out and syncs out (what was hashed,
+ * however the file changes meanwhile: the copy is hashed again after). */
+static int copy_fd(int in, int out, off_t size)
 {
 	enum { CHUNK = 65536 };
 	char *buf = malloc(CHUNK);
@@ -104,7 +120,8 @@ static int copy_fd(int in, int out)
 	}
 	off_t off = 0;
 	for (;;) {
-		ssize_t n = pread(in, buf, CHUNK, off);
+		size_t want = size - off < CHUNK ? (size_t)(size - off) : CHUNK;
+		ssize_t n = want ? pread(in, buf, want, off) : 0;
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0 || (n > 0 && write_all(out, buf, (size_t)n))) {
@@ -149,11 +166,157 @@ static int open_store(struct responder *r, char *err, size_t errlen)
 	return q;
 }
 
-/* Splits an absolute path into its directory resolved by realpath (so the
- * recorded path is the real one) and its last component, left as it is:
- * the file itself must not be a symlink that we would follow. */
-static int split_path(const char *path, char *dir, size_t dcap, char *base, size_t bcap, char *err, size_t errlen)
+/* A symlink on the way to a directory is followed only if no unprivileged
+ * user can have planted or swapped it: owned by root (or vigild's user),
+ * in a directory owned by one of them that nobody else may write. An
+ * attacker who owns a directory on the path could otherwise turn it into
+ * a link to /etc between the alert and the action. */
+static bool trusted_link(int dirfd, int linkfd)
 {
+	struct stat ls, ds;
+	uid_t me = geteuid();
+	if (fstat(linkfd, &ls) || fstat(dirfd, &ds))
+		return false;
+	return (ls.st_uid == 0 || ls.st_uid == me) && (ds.st_uid == 0 || ds.st_uid == me) &&
+	       !(ds.st_mode & (S_IWGRP | S_IWOTH));
+}
+
+#define MAX_LINKS 40
+
+/* Opens the absolute directory path one component at a time (O_NOFOLLOW,
+ * each relative to the last one's fd), so that what is opened is what was
+ * checked: no realpath()-then-open() window. Fills real with the path
+ * actually walked (trusted symlinks resolved). The fd, or -1 with err set
+ * and *refused telling a refusal from a failure. */
+static int open_dir_walk(const char *path, char *real, size_t rcap, bool *refused, char *err, size_t errlen)
+{
+	char rest[2 * PATH_MAX], canon[PATH_MAX] = "/";
+	*refused = false;
+	if (snprintf(rest, sizeof(rest), "%s", path) >= (int)sizeof(rest)) {
+		snprintf(err, errlen, "%s: path too long", path);
+		return -1;
+	}
+	int fd = open("/", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0) {
+		snprintf(err, errlen, "/: %s", strerror(errno));
+		return -1;
+	}
+	int links = 0;
+	char *p = rest;
+	for (;;) {
+		while (*p == '/')
+			p++;
+		if (!*p)
+			break;
+		char *end = strchrnul(p, '/'), name[NAME_MAX + 1];
+		size_t len = (size_t)(end - p);
+		if (len > NAME_MAX) {
+			snprintf(err, errlen, "%s: %s", path, strerror(ENAMETOOLONG));
+			goto fail;
+		}
+		memcpy(name, p, len);
+		name[len] = 0;
+		p = end;
+		if (!strcmp(name, "."))
+			continue;
+		if (!strcmp(name, "..")) {
+			/* only reached through a trusted link's target: the path
+			 * given is checked to have no ".." before the walk */
+			int up = openat(fd, "..", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+			if (up < 0) {
+				snprintf(err, errlen, "%s: %s", path, strerror(errno));
+				goto fail;
+			}
+			close(fd);
+			fd = up;
+			char *s = strrchr(canon, '/');
+			if (s == canon)
+				canon[1] = 0;
+			else
+				*s = 0;
+			continue;
+		}
+		int nfd = openat(fd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		if (nfd >= 0) {
+			size_t cl = strlen(canon);
+			if (cl + 1 + len >= sizeof(canon)) {
+				close(nfd);
+				snprintf(err, errlen, "%s: path too long", path);
+				goto fail;
+			}
+			snprintf(canon + cl, sizeof(canon) - cl, "%s%s", cl > 1 ? "/" : "", name);
+			close(fd);
+			fd = nfd;
+			continue;
+		}
+		if (errno != ELOOP && errno != ENOTDIR) {
+			snprintf(err, errlen, "%s%s%s: %s", canon, strcmp(canon, "/") ? "/" : "", name, strerror(errno));
+			goto fail;
+		}
+		/* a symlink (or not a directory at all): look at the link itself,
+		 * pinned by an O_PATH fd so what is checked is what is read */
+		int lfd = openat(fd, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+		struct stat ls;
+		if (lfd < 0 || fstat(lfd, &ls) || !S_ISLNK(ls.st_mode)) {
+			int e = lfd < 0 ? errno : ENOTDIR;
+			if (lfd >= 0)
+				close(lfd);
+			snprintf(err, errlen, "%s%s%s: %s", canon, strcmp(canon, "/") ? "/" : "", name, strerror(e));
+			goto fail;
+		}
+		if (!trusted_link(fd, lfd) || ++links > MAX_LINKS) {
+			close(lfd);
+			*refused = links <= MAX_LINKS;
+			snprintf(err, errlen, "%s%s%s: %s", canon, strcmp(canon, "/") ? "/" : "", name,
+				 links > MAX_LINKS ? strerror(ELOOP)
+						   : "a symbolic link another user could have planted is on the path");
+			goto fail;
+		}
+		char target[PATH_MAX], nrest[2 * PATH_MAX];
+		ssize_t n = readlinkat(lfd, "", target, sizeof(target) - 1);
+		close(lfd);
+		if (n <= 0) {
+			snprintf(err, errlen, "%s%s%s: %s", canon, strcmp(canon, "/") ? "/" : "", name,
+				 strerror(n < 0 ? errno : ENOENT));
+			goto fail;
+		}
+		target[n] = 0;
+		if (snprintf(nrest, sizeof(nrest), "%s/%s", target, p) >= (int)sizeof(nrest)) {
+			snprintf(err, errlen, "%s: path too long", path);
+			goto fail;
+		}
+		memcpy(rest, nrest, strlen(nrest) + 1);
+		p = rest;
+		if (target[0] == '/') {
+			int root = open("/", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+			if (root < 0) {
+				snprintf(err, errlen, "/: %s", strerror(errno));
+				goto fail;
+			}
+			close(fd);
+			fd = root;
+			snprintf(canon, sizeof(canon), "/");
+		}
+	}
+	if (strlen(canon) >= rcap) {
+		snprintf(err, errlen, "%s: path too long", path);
+		goto fail;
+	}
+	snprintf(real, rcap, "%s", canon);
+	return fd;
+fail:
+	close(fd);
+	return -1;
+}
+
+/* Splits an absolute path into its directory, opened by open_dir_walk (so
+ * the recorded path is the real one) and its last component, left as it
+ * is: the file itself must not be a symlink that we would follow. The
+ * directory's fd, or -1 with err set. */
+static int open_parent(const char *path, char *dir, size_t dcap, char *base, size_t bcap, bool *refused, char *err,
+		       size_t errlen)
+{
+	*refused = false;
 	if (path[0] != '/') {
 		snprintf(err, errlen, "%s: the path must be absolute", path);
 		return -1;
@@ -164,6 +327,14 @@ static int split_path(const char *path, char *dir, size_t dcap, char *base, size
 		snprintf(err, errlen, "%s: not a file name", path);
 		return -1;
 	}
+	/* ".." in a path an alert names could climb out of a directory its
+	 * owner moves meanwhile (e.g. into /tmp): real paths never need it */
+	for (const char *c = path; (c = strstr(c, "..")); c += 2)
+		if (c[-1] == '/' && (c[2] == '/' || c[2] == 0)) {
+			*refused = true;
+			snprintf(err, errlen, "%s: the path must not contain \"..\"", path);
+			return -1;
+		}
 	snprintf(base, bcap, "%s", b);
 	char raw[PATH_MAX];
 	size_t dl = (size_t)(slash - path);
@@ -175,17 +346,7 @@ static int split_path(const char *path, char *dir, size_t dcap, char *base, size
 	raw[dl] = 0;
 	if (!dl)
 		snprintf(raw, sizeof(raw), "/");
-	char real[PATH_MAX];
-	if (!realpath(raw, real)) {
-		snprintf(err, errlen, "%s: %s", raw, strerror(errno));
-		return -1;
-	}
-	if (strlen(real) >= dcap) {
-		snprintf(err, errlen, "%s: path too long", path);
-		return -1;
-	}
-	snprintf(dir, dcap, "%s", real);
-	return 0;
+	return open_dir_walk(raw, dir, dcap, refused, err, errlen);
 }
 
 static void join(char *out, size_t cap, const char *dir, const char *base)
@@ -282,12 +443,15 @@ static int do_quarantine(struct respond_req *q, const char *arg, char *err, size
 	sb_init(&meta);
 	sb_init(&detail);
 
-	if (split_path(arg, dir, sizeof(dir), base, sizeof(base), err, errlen))
+	bool refused;
+	parent = open_parent(arg, dir, sizeof(dir), base, sizeof(base), &refused, err, errlen);
+	if (parent < 0) {
+		kind = refused ? "refused" : "failed";
 		goto out;
+	}
 	join(path, sizeof(path), dir, base);
-	parent = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	struct stat st;
-	if (parent < 0 || fstatat(parent, base, &st, AT_SYMLINK_NOFOLLOW)) {
+	if (fstatat(parent, base, &st, AT_SYMLINK_NOFOLLOW)) {
 		snprintf(err, errlen, "%s: %s", path, strerror(errno));
 		goto out;
 	}
@@ -337,9 +501,19 @@ static int do_quarantine(struct respond_req *q, const char *arg, char *err, size
 		snprintf(err, errlen, "%s changed while being quarantined", path);
 		goto out;
 	}
+	if (fst.st_size > QUARANTINE_MAX) {
+		kind = "refused";
+		snprintf(err, errlen, "%s is too large to quarantine (%lld bytes, at most %lld)", path,
+			 (long long)fst.st_size, (long long)QUARANTINE_MAX);
+		goto out;
+	}
 	char sha[65];
-	if (sha256_fd(fd, sha)) {
-		snprintf(err, errlen, "%s: reading: %s", path, strerror(errno));
+	int hr = sha256_fd(fd, fst.st_size, sha);
+	if (hr) {
+		if (hr == -2)
+			snprintf(err, errlen, "%s changed while being quarantined", path);
+		else
+			snprintf(err, errlen, "%s: reading: %s", path, strerror(errno));
 		goto out;
 	}
 
@@ -401,7 +575,10 @@ static int do_quarantine(struct respond_req *q, const char *arg, char *err, size
 	}
 
 	const char *how = "rename";
-	if (renameat2(parent, base, entry, "file", RENAME_NOREPLACE) == 0) {
+	/* an inode with other names is copied: lock_down() below would make
+	 * every other name of it root's and unreadable, not just this one */
+	bool shared = fst.st_nlink > 1;
+	if (!shared && renameat2(parent, base, entry, "file", RENAME_NOREPLACE) == 0) {
 		struct stat moved;
 		if (fstatat(entry, "file", &moved, AT_SYMLINK_NOFOLLOW) || moved.st_dev != st.st_dev ||
 		    moved.st_ino != st.st_ino) {
@@ -412,16 +589,24 @@ static int do_quarantine(struct respond_req *q, const char *arg, char *err, size
 			snprintf(err, errlen, "%s changed while being quarantined", path);
 			goto out;
 		}
-	} else if (errno == EXDEV) {
+	} else if (shared || errno == EXDEV) {
 		how = "copy";
-		int out = openat(entry, "file", O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0400);
-		if (out < 0 || copy_fd(fd, out)) {
+		int out = openat(entry, "file", O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0400);
+		if (out < 0 || copy_fd(fd, out, fst.st_size)) {
 			snprintf(err, errlen, "copying %s into the store: %s", path, strerror(errno));
 			if (out >= 0)
 				close(out);
 			goto out;
 		}
+		/* its owner may have rewritten it since it was hashed: the copy
+		 * must be what the record says */
+		char csha[65];
+		int hr2 = sha256_fd(out, fst.st_size, csha);
 		close(out);
+		if (hr2 || strcmp(csha, sha)) {
+			snprintf(err, errlen, "%s changed while being quarantined", path);
+			goto out;
+		}
 		struct stat now_st;
 		if (fstatat(parent, base, &now_st, AT_SYMLINK_NOFOLLOW) || now_st.st_dev != st.st_dev ||
 		    now_st.st_ino != st.st_ino) {
@@ -613,21 +798,21 @@ static int do_restore(struct respond_req *q, const char *id, bool force, char *e
 	}
 	path = jstr(m, "path", "");
 	char dir[PATH_MAX], base[NAME_MAX + 1];
-	if (split_path(path, dir, sizeof(dir), base, sizeof(base), err, errlen))
+	bool refused;
+	parent = open_parent(path, dir, sizeof(dir), base, sizeof(base), &refused, err, errlen);
+	if (parent < 0) {
+		kind = refused ? "refused" : "failed";
 		goto out;
+	}
 	/* the recorded directory was resolved at quarantine time: if it now
-	 * resolves elsewhere, a symlink was planted on the way */
+	 * resolves elsewhere, a symlink was planted on the way (parent is the
+	 * directory walked, so nothing can change between check and use) */
 	size_t pl = strlen(path), bl = strlen(base);
 	char want[PATH_MAX];
 	snprintf(want, sizeof(want), "%.*s", (int)(pl - bl - (pl - bl > 1 ? 1 : 0)), path);
 	if (strcmp(want, dir)) {
 		kind = "refused";
 		snprintf(err, errlen, "%s now resolves to %s", want, dir);
-		goto out;
-	}
-	parent = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (parent < 0) {
-		snprintf(err, errlen, "%s: %s", dir, strerror(errno));
 		goto out;
 	}
 	struct stat st;
@@ -644,9 +829,15 @@ static int do_restore(struct respond_req *q, const char *id, bool force, char *e
 		kind = "failed";
 	}
 	sfd = openat(entry, "file", O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-	char sha[65];
-	if (sfd < 0 || sha256_fd(sfd, sha)) {
+	char sha[65] = "";
+	off_t size = (off_t)jint(m, "size", 0);
+	int hr = sfd < 0 ? -1 : size < 0 ? -2 : sha256_fd(sfd, size, sha);
+	if (hr == -1) {
 		snprintf(err, errlen, "%s: stored file: %s", id, strerror(errno));
+		goto out;
+	}
+	if (hr == -2) {
+		snprintf(err, errlen, "%s: stored file is damaged (not the %lld bytes recorded)", id, (long long)size);
 		goto out;
 	}
 	if (strcmp(sha, jstr(m, "sha256", ""))) {
@@ -680,7 +871,7 @@ static int do_restore(struct respond_req *q, const char *id, bool force, char *e
 		lock_down(sfd);
 		snprintf(tmp, sizeof(tmp), ".vigil-restore-%s", id);
 		tfd = openat(parent, tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
-		if (tfd < 0 || copy_fd(sfd, tfd) || (lost = apply_meta(tfd, m)) < 0 ||
+		if (tfd < 0 || copy_fd(sfd, tfd, size) || (lost = apply_meta(tfd, m)) < 0 ||
 		    renameat2(parent, tmp, parent, base, flags)) {
 			snprintf(err, errlen, "%s: %s", path, strerror(errno));
 			if (errno == EEXIST)

@@ -59,6 +59,8 @@ void respond_log(struct respond_req *q, const char *action, const char *target, 
 	jw_uint(&w, "ts_ns", ts);
 	jw_obj_close(&w);
 
+	if (!result)
+		result = "";
 	if (!strncmp(result, "refused", 7))
 		count(&r->st.refused);
 	else if (!strncmp(result, "failed", 6))
@@ -157,10 +159,10 @@ int respond_check_pid(struct responder *r, pid_t pid, char *why, size_t cap)
 	ssize_t n = readlink(link, exe, sizeof(exe) - 1);
 	if (n > 0) {
 		exe[n] = 0;
-		/* a replaced or deleted binary reads "PATH (deleted)": match PATH */
-		char *del = n > 10 ? strstr(exe, " (deleted)") : NULL;
-		if (del && del[10] == 0)
-			*del = 0;
+		/* a replaced or deleted binary reads "PATH (deleted)": match PATH
+		 * (the suffix only: the name itself may hold " (deleted)") */
+		if (n > 10 && !strcmp(exe + n - 10, " (deleted)"))
+			exe[n - 10] = 0;
 		if (respond_protected_exe(r, exe)) {
 			snprintf(why, cap, "pid %d runs %s, which is on the protect list", (int)pid, exe);
 			return -1;
@@ -268,9 +270,14 @@ static void refuse(struct responder *r, const struct auto_job *j, const char *wh
 	respond_log(&q, j->response, target, res, NULL);
 }
 
-/* Which commands a rule's response runs (at most two). */
-static int plan(const struct auto_job *j, char cmds[2][6][300])
+#define ARG_MAX_ 4096
+
+/* Which commands a rule's response runs (at most two); -1 when the alert
+ * names no target, -2 when a target does not fit (a cut path would name
+ * another file). */
+static int plan(const struct auto_job *j, char cmds[2][6][ARG_MAX_])
 {
+	bool cut = false;
 	const char *resp = j->response;
 	char proc[64];
 	if (j->start_ns)
@@ -281,18 +288,26 @@ static int plan(const struct auto_job *j, char cmds[2][6][300])
 	do {                                                                                       \
 		const char *v_[] = {__VA_ARGS__, NULL};                                            \
 		for (int k_ = 0; v_[k_] && k_ < 5; k_++)                                           \
-			snprintf(cmds[c][k_], sizeof(cmds[c][k_]), "%s", v_[k_]);                 \
+			cut |= snprintf(cmds[c][k_], sizeof(cmds[c][k_]), "%s", v_[k_]) >=         \
+			       (int)sizeof(cmds[c][k_]);                                           \
 	} while (0)
+	/* a command the module rejects as malformed leaves no record: every
+	 * target is checked here, where a refusal is recorded */
+	bool pid_ok = j->pid > 0;
 	if (!strcmp(resp, "kill")) {
+		if (!pid_ok)
+			return -1;
 		SET(0, "kill", proc);
 		return 1;
 	}
 	if (!strcmp(resp, "kill_tree")) {
+		if (!pid_ok)
+			return -1;
 		SET(0, "kill", "--tree", proc);
 		return 1;
 	}
 	if (!strcmp(resp, "kill_session")) {
-		if (j->sid <= 1)
+		if (j->sid <= 1 || j->sid > INT32_MAX)
 			return -1;
 		char sid[32];
 		snprintf(sid, sizeof(sid), "%lld", (long long)j->sid);
@@ -306,20 +321,23 @@ static int plan(const struct auto_job *j, char cmds[2][6][300])
 			SET(0, "block", "--path", j->exe);
 		else
 			return -1;
+		if (!pid_ok)
+			return cut ? -2 : 1;
 		SET(1, "kill", proc); /* the running copy goes too */
-		return 2;
+		return cut ? -2 : 2;
 	}
 	if (!strcmp(resp, "quarantine")) {
 		const char *path = j->file_path ? j->file_path : j->exe;
 		if (!path)
 			return -1;
 		SET(0, "quarantine", path);
-		return 1;
+		return cut ? -2 : 1;
 	}
+	/* PID@START_NS like kill: a pid reused since the alert is refused */
 	if (!strcmp(resp, "isolate") || !strcmp(resp, "isolate_process")) {
-		char pid[32];
-		snprintf(pid, sizeof(pid), "%d", (int)j->pid);
-		SET(0, "isolate", "--pid", pid);
+		if (!pid_ok)
+			return -1;
+		SET(0, "isolate", "--pid", proc);
 		return 1;
 	}
 	if (!strcmp(resp, "isolate_host")) {
@@ -327,9 +345,9 @@ static int plan(const struct auto_job *j, char cmds[2][6][300])
 		return 1;
 	}
 	if (!strcmp(resp, "freeze")) {
-		char pid[32];
-		snprintf(pid, sizeof(pid), "%d", (int)j->pid);
-		SET(0, "freeze", "--pid", pid);
+		if (!pid_ok)
+			return -1;
+		SET(0, "freeze", "--pid", proc);
 		return 1;
 	}
 #undef SET
@@ -358,11 +376,12 @@ static void run_job(struct responder *r, const struct auto_job *j)
 		return;
 	}
 	r->window_count++;
-	char cmds[2][6][300];
-	memset(cmds, 0, sizeof(cmds));
-	int n = plan(j, cmds);
+	char (*cmds)[6][ARG_MAX_] = calloc(2, sizeof(*cmds)); /* 48 KiB: not on the stack */
+	int n = cmds ? plan(j, cmds) : -3;
 	if (n < 0) {
-		refuse(r, j, "the alert does not name a target for this response");
+		refuse(r, j, n == -3 ? "out of memory" : n == -2 ? "the alert's target path is too long" :
+			     "the alert does not name a target for this response");
+		free(cmds);
 		return;
 	}
 	char actor[300];
@@ -381,6 +400,7 @@ static void run_job(struct responder *r, const struct auto_job *j)
 		run(r, &q, argc, argv, &reply);
 		sb_free(&reply);
 	}
+	free(cmds);
 }
 
 static void *auto_main(void *arg)
@@ -490,11 +510,16 @@ void responder_stats(struct responder *r, struct responder_stats *st)
 
 /* ---- life cycle ----------------------------------------------------------- */
 
+/* All or nothing: a NULL inside the list would end free_list() early and
+ * crash respond_protected_exe(), which trusts nprotect. */
 static char **dup_list(const char *const *v, size_t n)
 {
 	char **out = calloc(n + 1, sizeof(*out));
 	for (size_t i = 0; out && i < n; i++)
-		out[i] = strdup(v[i]);
+		if (!(out[i] = strdup(v[i]))) {
+			free_list(out);
+			return NULL;
+		}
 	return out;
 }
 
