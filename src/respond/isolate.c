@@ -2,7 +2,7 @@
  *
  * Isolation attaches bpf/isolate.bpf.c's six cgroup programs to a cgroup v2:
  * the root for the whole host, a cgroup of its own for one process
- * (<cgroup2>/vigil/pid-PID, the process moved there and back on release) or
+ * (<its cgroup>/vigil-pid-PID, the process moved there and back on release) or
  * an existing cgroup (a container's). The links are pinned under
  * <pin_dir>/isolate/<target>/, the allow lists are pinned maps, so an
  * isolation outlives vigild: a crash or restart never reconnects a host.
@@ -36,7 +36,10 @@
 #include "isolate.skel.h"
 
 #define CG2_FALLBACK "/run/vigil/cgroup2"
-#define PID_CG_PARENT "/vigil"
+/* A process isolated or frozen alone is moved into a child of its own
+ * cgroup, named so: it stays under every limit, device program and
+ * accounting of its ancestors (a container's process stays confined). */
+#define PID_CG_NAME "vigil-pid-"
 #define FREEZE_WAIT_MS 5000
 #define NPROGS 6
 
@@ -840,16 +843,13 @@ static void cleanup_unused(struct responder *r)
 	}
 	rmdir(iso->pins);
 	rmdir(r->pin_dir); /* only if empty: other parts of vigil may pin there */
-	if (!pids) {
-		cg_file(iso, PID_CG_PARENT, NULL, p, sizeof(p));
-		rmdir(p);
-	}
+	(void)pids;
 }
 
 /* ---- a process's own cgroup ---------------------------------------------- */
 
-/* Moves pid into <cgroup2>/vigil/pid-PID (creating its entry), or finds it
- * there already. */
+/* Moves pid into <its cgroup>/vigil-pid-PID (creating its entry), or finds
+ * it there already. */
 static struct iso_ent *pid_cgroup_enter(struct responder *r, pid_t pid, uint64_t start, char *err, size_t errlen)
 {
 	struct isolator *iso = r->iso;
@@ -869,7 +869,7 @@ static struct iso_ent *pid_cgroup_enter(struct responder *r, pid_t pid, uint64_t
 	e->kind = ISO_PID;
 	e->pid = pid;
 	e->start = start;
-	sfmt(e->cg, sizeof(e->cg), PID_CG_PARENT "/pid-%d", (int)pid);
+	sfmt(e->cg, sizeof(e->cg), "%s/" PID_CG_NAME "%d", strcmp(orig, "/") ? orig : "", (int)pid);
 	sfmt(e->orig, sizeof(e->orig), "%s", orig);
 	cg_file(iso, e->cg, NULL, p, sizeof(p));
 	int rc = mkdirs(p, 0755);
@@ -920,6 +920,7 @@ enum tkind { T_NONE, T_HOST, T_PID, T_CGROUP, T_ALL };
 struct target {
 	enum tkind kind;
 	pid_t pid;
+	uint64_t start_ns;        /* --pid PID@START_NS (active defense): 0 = any */
 	char cg[ISO_PATH_MAX];
 	char text[ISO_PATH_MAX + 16]; /* for the record: "host", "pid 12", "cgroup /x", "all" */
 };
@@ -933,8 +934,13 @@ static int parse_target(struct isolator *iso, int argc, char **argv, struct targ
 	else if (i < argc && !strcmp(argv[i], "--all"))
 		t->kind = T_ALL, i++;
 	else if (i + 1 < argc && !strcmp(argv[i], "--pid")) {
-		char *end;
+		char *end, *end2;
 		long v = strtol(argv[i + 1], &end, 10);
+		if (*end == '@' && isdigit((unsigned char)end[1])) {
+			errno = 0;
+			t->start_ns = strtoull(end + 1, &end2, 10);
+			end = errno || !t->start_ns ? end : end2;
+		}
 		if (*end || end == argv[i + 1] || v <= 0 || v > INT32_MAX) {
 			sfmt(err, errlen, "bad pid '%s'", argv[i + 1]);
 			return -1;
@@ -990,6 +996,16 @@ static int check_process(struct respond_req *q, const char *action, struct targe
 	}
 	if (pid_start(t->pid, start))
 		return fail(q, action, t, "refused", "the process is gone", err, errlen);
+	if (t->start_ns) {
+		/* the alert's process, not whoever has its pid now (as kill.c) */
+		long hz = sysconf(_SC_CLK_TCK);
+		uint64_t tick = 1000000000ull / (uint64_t)(hz > 0 ? hz : 100), want = t->start_ns / tick;
+		if (*start > want + 1 || *start + 1 < want) {
+			sfmt(why, sizeof(why), "pid %d is now another process (started at %" PRIu64 ", expected %" PRIu64 ")",
+			     (int)t->pid, *start * tick, t->start_ns);
+			return fail(q, action, t, "refused", why, err, errlen);
+		}
+	}
 	struct iso_ent *e = find_ent(q->r->iso, ISO_PID, t->pid, NULL);
 	if (e && e->start != *start) {
 		sfmt(why, sizeof(why), "an earlier process with pid %d is still isolated or frozen: release or thaw it first",
@@ -1008,7 +1024,8 @@ static int check_cgroup(struct respond_req *q, const char *action, const struct 
 			    !strcmp(action, "isolate") ? "the root cgroup is the whole host: use --host"
 						       : "the root cgroup is never frozen",
 			    err, errlen);
-	if (iso_cg_within(t->cg, PID_CG_PARENT))
+	const char *base = strrchr(t->cg, '/');
+	if (base && !strncmp(base + 1, PID_CG_NAME, strlen(PID_CG_NAME)))
 		return fail(q, action, t, "refused", "vigil's per-process cgroups are handled with --pid", err, errlen);
 	if (!cg_exists(q->r->iso, t->cg))
 		return fail(q, action, t, "refused", "no such cgroup", err, errlen);
@@ -1062,7 +1079,7 @@ static int cmd_isolate(struct respond_req *q, struct target *t, char *err, size_
 	if (e && e->isolated_ns) {
 		fmt_time(e->isolated_ns, when, sizeof(when));
 		sb_printf(q->out, "%s is already isolated (since %s)\n", t->text, when);
-		respond_log(q, "isolate", t->text, "ok", "{\"already\":true}");
+		respond_log(q, "isolate", t->text, q->dry_run ? "dry-run" : "ok", "{\"already\":true}");
 		return 0;
 	}
 	if (q->dry_run) {
@@ -1240,7 +1257,7 @@ static int cmd_freeze(struct respond_req *q, struct target *t, char *err, size_t
 	if (e && e->frozen_ns) {
 		fmt_time(e->frozen_ns, when, sizeof(when));
 		sb_printf(q->out, "%s is already frozen (since %s)\n", t->text, when);
-		respond_log(q, "freeze", t->text, "ok", "{\"already\":true}");
+		respond_log(q, "freeze", t->text, q->dry_run ? "dry-run" : "ok", "{\"already\":true}");
 		return 0;
 	}
 	if (q->dry_run) {
@@ -1572,8 +1589,18 @@ static void reconcile(struct responder *r)
 		} else if (!strncmp(de->d_name, "pid-", 4) && parse_u64(de->d_name + 4, &v) && v && v <= INT32_MAX) {
 			n.kind = ISO_PID;
 			n.pid = (int)v;
-			sfmt(n.cg, sizeof(n.cg), PID_CG_PARENT "/pid-%d", n.pid);
-			strcpy(n.orig, "/");
+			/* the state file is gone: the process, if alive, is in
+			 * its vigil cgroup, whose parent is where it came from */
+			char cur[ISO_PATH_MAX];
+			const char *slash;
+			if (!pid_cgroup(n.pid, cur, sizeof(cur)) && (slash = strrchr(cur, '/')) &&
+			    !strncmp(slash + 1, PID_CG_NAME, strlen(PID_CG_NAME))) {
+				sfmt(n.cg, sizeof(n.cg), "%s", cur);
+				sfmt(n.orig, sizeof(n.orig), "%.*s", slash == cur ? 1 : (int)(slash - cur), cur);
+			} else {
+				sfmt(n.cg, sizeof(n.cg), "/" PID_CG_NAME "%d", n.pid);
+				strcpy(n.orig, "/");
+			}
 			if (pid_start(n.pid, &n.start))
 				n.start = 0;
 		} else if (!strncmp(de->d_name, "cg-", 3) && parse_u64(de->d_name + 3, &v)) {

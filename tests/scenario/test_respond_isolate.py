@@ -219,34 +219,37 @@ def assert_nothing_left(pin_dir):
         time.sleep(0.2)
     assert not os.path.exists(os.path.join(pin_dir, "isolate")), os.listdir(pin_dir)
     assert not os.path.exists(pin_dir) or os.listdir(pin_dir) == []
+    assert not our_cgroups(), our_cgroups()
+
+
+def own_cgroup(orig, pid):
+    """Where vigil puts a process isolated or frozen alone: a child of its cgroup."""
+    return f"{orig.rstrip('/')}/vigil-pid-{pid}"
+
+
+def our_cgroups():
+    """vigil's per-process cgroups anywhere in the cgroup2 tree (paths)."""
     cg2 = cg2_mount()
-    assert not os.path.exists(os.path.join(cg2, "vigil")), os.listdir(os.path.join(cg2, "vigil"))
+    out = []
+    for root, dirs, _ in os.walk(cg2) if cg2 else ():
+        out += [os.path.join(root, d) for d in dirs if d.startswith("vigil-pid-")]
+    return out
 
 
 def last_resort(pin_dir):
     """Whatever a failed test left: removing the pins frees (and so detaches)
-    the links; processes in our cgroups go back to the root, thawed."""
+    the links; processes in our cgroups go back to the parent, thawed."""
     shutil.rmtree(pin_dir, ignore_errors=True)
-    cg2 = cg2_mount()
-    base = os.path.join(cg2, "vigil") if cg2 else None
-    if base and os.path.isdir(base):
-        for d in os.listdir(base):
-            path = os.path.join(base, d)
-            if not os.path.isdir(path):
-                continue
-            try:
-                with open(os.path.join(path, "cgroup.freeze"), "w") as f:
-                    f.write("0")
-                with open(os.path.join(path, "cgroup.procs")) as f:
-                    pids = f.read().split()
-                for pid in pids:
-                    with open(os.path.join(cg2, "cgroup.procs"), "w") as f:
-                        f.write(pid)
-                os.rmdir(path)
-            except OSError:
-                pass
+    for path in sorted(our_cgroups(), key=len, reverse=True):
         try:
-            os.rmdir(base)
+            with open(os.path.join(path, "cgroup.freeze"), "w") as f:
+                f.write("0")
+            with open(os.path.join(path, "cgroup.procs")) as f:
+                pids = f.read().split()
+            for pid in pids:
+                with open(os.path.join(os.path.dirname(path), "cgroup.procs"), "w") as f:
+                    f.write(pid)
+            os.rmdir(path)
         except OSError:
             pass
 
@@ -329,7 +332,7 @@ def test_process_isolation(env, netns, loopback):
     try:
         assert a.connect(SRV) == "ok"
         env.vigil("isolate", "--pid", str(a.p.pid))
-        assert cgroup_of(a.p.pid) == f"/vigil/pid-{a.p.pid}"
+        assert cgroup_of(a.p.pid) == own_cgroup(orig, a.p.pid)
         assert a.connect(SRV) == "eperm"
         assert a.connect(loopback) == "ok"
         assert a.connect(MGMT) == "ok"
@@ -402,7 +405,7 @@ def test_freeze_thaw(env):
         r = env.vigil("freeze", "--pid", str(p.pid))
         assert "froze" in r.stdout
         cg = cgroup_of(p.pid)
-        assert cg == f"/vigil/pid-{p.pid}"
+        assert cg == own_cgroup(orig, p.pid)
         with open(os.path.join(cg2_mount(), cg.lstrip("/"), "cgroup.events")) as f:
             assert "frozen 1" in f.read()
         v1 = counter_value(path)
@@ -414,7 +417,7 @@ def test_freeze_thaw(env):
         assert counter_value(path) > v1, "counter did not resume"
         assert cgroup_of(p.pid) == orig
         assert "nothing is isolated or frozen" in env.vigil("isolations").stdout
-        assert not os.path.exists(os.path.join(cg2_mount(), "vigil"))
+        assert not our_cgroups(), our_cgroups()
     finally:
         env.vigil("thaw", "--all", check=False)
         p.kill()
