@@ -110,8 +110,13 @@ static void *output_main(void *arg)
 		while (batch) {
 			struct vg_event *ev = batch;
 			batch = ev->next;
-			if (ev->img && ev->len >= sizeof(struct vg_hdr) && ev->rec.hdr.type == VG_EV_EXEC)
+			if (ev->img && ev->len >= sizeof(struct vg_hdr) && ev->rec.hdr.type == VG_EV_EXEC) {
 				hash_exe(d, ev->img);
+				/* a blocked binary that ran anyway (memfd, ...) dies now */
+				if (d->responder && ev->img->sha256[0])
+					responder_on_exec(d->responder, (pid_t)ev->img->pid, ev->rec.hdr.task.start_ns,
+							  ev->img->sha256, ev->img->exe);
+			}
 			bool detect = !ev->extra_json && detect_active(d);
 			if (d->out || detect || d->store) {
 				sb_reset(&sb);

@@ -224,6 +224,12 @@ struct blocker {
 	uint64_t events, allowed, denied, hashed, errors, overflows, ignore_marks, unjudged;
 	int ignore_flag;           /* FAN_MARK_IGNORE, or FAN_MARK_IGNORED_MASK on old kernels */
 
+	/* the hash blocks as sorted digests, for block_sha_blocked(): the
+	 * output thread's safety net for execs fanotify never judged */
+	pthread_mutex_t digests_lock;
+	uint8_t (*digests)[32];
+	size_t ndigests;
+
 	/* eBPF fallback; fb_lock guards everything below it */
 	pthread_mutex_t fb_lock;
 	struct vgskel_block *skel;
@@ -787,6 +793,44 @@ out:
 
 /* Makes the kernel enforce b->list. On failure the previous enforcement
  * stays as it was. */
+static int cmp_digest(const void *a, const void *b)
+{
+	return memcmp(a, b, 32);
+}
+
+/* A copy, not pointers into the list: entries are freed on unblock while
+ * the output thread may be looking. */
+static void publish_digests(struct blocker *b)
+{
+	uint8_t(*d)[32] = NULL;
+	size_t n = 0;
+	if (b->list.nhash && (d = calloc(b->list.nhash, 32)))
+		for (struct block_entry *e = b->list.head; e; e = e->next)
+			if (e->kind == BLOCK_HASH && n < b->list.nhash)
+				memcpy(d[n++], e->sha, 32);
+	if (n)
+		qsort(d, n, 32, cmp_digest);
+	pthread_mutex_lock(&b->digests_lock);
+	uint8_t(*old)[32] = b->digests;
+	b->digests = d;
+	b->ndigests = n;
+	pthread_mutex_unlock(&b->digests_lock);
+	free(old);
+}
+
+bool block_sha_blocked(struct responder *r, const char *hex)
+{
+	struct blocker *b = r ? r->block : NULL;
+	uint8_t sha[32];
+	char why[64];
+	if (!b || !hex || block_parse_sha256(hex, sha, why, sizeof(why)))
+		return false;
+	pthread_mutex_lock(&b->digests_lock);
+	bool hit = b->ndigests && bsearch(sha, b->digests, b->ndigests, 32, cmp_digest);
+	pthread_mutex_unlock(&b->digests_lock);
+	return hit;
+}
+
 static int arm(struct blocker *b, char *err, size_t errlen)
 {
 	int rc = 0;
@@ -800,6 +844,8 @@ static int arm(struct blocker *b, char *err, size_t errlen)
 	} else {
 		rc = fb_arm(b, err, errlen);
 	}
+	if (rc == 0)
+		publish_digests(b);
 	__atomic_store_n(&b->r->st.blocks, b->list.n, __ATOMIC_RELAXED);
 	return rc;
 }
@@ -833,6 +879,7 @@ int block_open(struct responder *r, char *err, size_t errlen)
 	b->ignore_flag = FAN_MARK_IGNORE;
 	pthread_mutex_init(&b->cache.lock, NULL);
 	pthread_mutex_init(&b->fb_lock, NULL);
+	pthread_mutex_init(&b->digests_lock, NULL);
 	pthread_condattr_t ca;
 	pthread_condattr_init(&ca);
 	pthread_cond_init(&b->scan_cond, &ca);
@@ -895,6 +942,8 @@ void block_close(struct responder *r)
 	htab_free(&b->fb_inodes, free);
 	pthread_mutex_destroy(&b->cache.lock);
 	pthread_mutex_destroy(&b->fb_lock);
+	pthread_mutex_destroy(&b->digests_lock);
+	free(b->digests);
 	pthread_cond_destroy(&b->scan_cond);
 	free(b);
 	r->block = NULL;

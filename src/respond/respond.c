@@ -5,6 +5,7 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fnmatch.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,6 +23,7 @@ struct auto_job {
 	pid_t pid;
 	uint64_t start_ns;
 	int64_t sid;
+	bool enforce_block;   /* an exec of a blocked hash that ran: kill it, whatever the mode */
 };
 
 static uint64_t now_ns(clockid_t clk)
@@ -354,8 +356,31 @@ static int plan(const struct auto_job *j, char cmds[2][6][ARG_MAX_])
 	return -1;
 }
 
+/* A block is a person's explicit order, not a rule's guess: neither the
+ * automatic mode nor the rate limit applies to enforcing it. */
+static void run_enforce(struct responder *r, const struct auto_job *j)
+{
+	/* the eBPF fallback kills such an exec in the kernel: nothing left to do */
+	if (kill(j->pid, 0) && errno == ESRCH)
+		return;
+	char actor[128], proc[64];
+	snprintf(actor, sizeof(actor), "block:%s", j->sha256 ? j->sha256 : "?");
+	snprintf(proc, sizeof(proc), "%d@%llu", (int)j->pid, (unsigned long long)j->start_ns);
+	char *argv[] = {"kill", proc, NULL};
+	struct respond_req q = {.r = r, .actor = actor, .automatic = true};
+	struct strbuf reply;
+	sb_init(&reply);
+	if (run(r, &q, 2, argv, &reply) == 0)
+		count(&r->st.blocked_execs);
+	sb_free(&reply);
+}
+
 static void run_job(struct responder *r, const struct auto_job *j)
 {
+	if (j->enforce_block) {
+		run_enforce(r, j);
+		return;
+	}
 	int mode = __atomic_load_n(&r->o.mode, __ATOMIC_RELAXED);
 	if (mode == RESPOND_OFF)
 		return;
@@ -429,6 +454,8 @@ static void *auto_main(void *arg)
 	return NULL;
 }
 
+static void enqueue(struct responder *r, struct auto_job *j);
+
 void responder_on_alert(struct responder *r, const struct respond_alert *a)
 {
 	if (!r || !a->response || __atomic_load_n(&r->o.mode, __ATOMIC_RELAXED) == RESPOND_OFF)
@@ -448,6 +475,32 @@ void responder_on_alert(struct responder *r, const struct respond_alert *a)
 		job_free(j);
 		return;
 	}
+	enqueue(r, j);
+}
+
+void responder_on_exec(struct responder *r, pid_t pid, uint64_t start_ns, const char *sha256, const char *exe)
+{
+	if (!r || pid <= 0 || !start_ns || !block_sha_blocked(r, sha256))
+		return;
+	struct auto_job *j = calloc(1, sizeof(*j));
+	if (!j)
+		return;
+	j->enforce_block = true;
+	j->response = strdup("kill");
+	j->sha256 = dup_or_null(sha256);
+	j->exe = dup_or_null(exe);
+	j->pid = pid;
+	j->start_ns = start_ns;
+	j->sid = -1;
+	if (!j->response) {
+		job_free(j);
+		return;
+	}
+	enqueue(r, j);
+}
+
+static void enqueue(struct responder *r, struct auto_job *j)
+{
 	pthread_mutex_lock(&r->qlock);
 	if (r->qlen >= AUTO_QUEUE_MAX || !r->thread_started) {
 		pthread_mutex_unlock(&r->qlock);

@@ -78,6 +78,12 @@ struct respond_alert {
  * caller; a full queue is recorded as refused). Honours the mode, the
  * rate limit and the protect list. */
 void responder_on_alert(struct responder *r, const struct respond_alert *a);
+/* An exec whose image hash vigild has just computed: if that hash is
+ * blocked, the exec got past the block (a memfd, a filesystem fanotify
+ * could not mark, the eBPF fallback's first sight of a file) and the
+ * process is killed at once (PID@start_ns, recorded with actor
+ * "block:<sha256>"). Never blocks the caller. */
+void responder_on_exec(struct responder *r, pid_t pid, uint64_t start_ns, const char *sha256, const char *exe);
 /* Waits until queued automatic actions are done (tests, shutdown). */
 void responder_drain(struct responder *r);
 

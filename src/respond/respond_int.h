@@ -72,6 +72,8 @@ int quarantine_command(struct respond_req *q, int argc, char **argv, char *err, 
 int block_open(struct responder *r, char *err, size_t errlen);
 void block_close(struct responder *r);
 int block_command(struct respond_req *q, int argc, char **argv, char *err, size_t errlen);
+/* Is this sha256 (hex) blocked? Lock-light, for the output thread. */
+bool block_sha_blocked(struct responder *r, const char *hex);
 /* isolate.c: isolate --host | --pid PID | --cgroup PATH; release ...;
  * freeze --pid PID | --cgroup PATH; thaw ...; isolations */
 int isolate_open(struct responder *r, char *err, size_t errlen);
