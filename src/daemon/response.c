@@ -49,7 +49,7 @@ void response_init(struct daemon *d)
 		return;
 	}
 	static const char *const modes[] = {"off", "dry-run", "on"};
-	fprintf(stderr, "vigild: responder ready (automatic actions: %s, at most %u per minute; state in %s)\n",
+	fprintf(stderr, "vigild: responder: automatic actions %s, at most %u per minute; state in %s\n",
 		modes[c->response_mode % 3], c->response_max_per_min, dir);
 }
 
