@@ -121,6 +121,13 @@ $(BUILD)/fuzz/fuzz_codec: tests/fuzz/fuzz_codec.c $(FUZZ_CODEC_SRCS) $(wildcard 
 	$(CLANG) -g -O1 -std=gnu11 -Isrc -Ibpf -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
 		-fno-omit-frame-pointer -o $@ $< $(FUZZ_CODEC_SRCS) -lzstd -lpthread
 
+# the responder's inputs from outside: API request lines, the block list file
+FUZZ_RESPOND_SRCS := src/daemon/api_proto.c src/respond/blocklist.c src/util/strbuf.c
+$(BUILD)/fuzz/fuzz_respond: tests/fuzz/fuzz_respond.c $(FUZZ_RESPOND_SRCS) $(wildcard src/*/*.h)
+	@mkdir -p $(dir $@)
+	$(CLANG) -g -O1 -std=gnu11 -Isrc -Ibpf -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
+		-fno-omit-frame-pointer -o $@ $< $(FUZZ_RESPOND_SRCS)
+
 $(BUILD)/fuzz/gen_seeds: tests/fuzz/gen_seeds.c tests/unit/recbuild.h bpf/records.h
 	@mkdir -p $(dir $@)
 	$(CC) -std=gnu11 -Wall -Werror -o $@ $<

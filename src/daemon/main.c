@@ -539,6 +539,7 @@ int main(int argc, char **argv)
 		sensor_attached(d->sensor), scanned);
 
 	uint64_t last_rate = clock_ns(CLOCK_MONOTONIC), last_metrics = last_rate, last_sens = last_rate;
+	unsigned trim_tick = 0;
 	while (!got_stop) {
 		/* the BPF side wakes us at most every 20 ms per CPU (VG_WAKE_NS):
 		 * polling as often bounds how long the tail of a burst waits */
@@ -556,6 +557,11 @@ int main(int argc, char **argv)
 		uint64_t now = clock_ns(CLOCK_MONOTONIC);
 		if (now - last_rate >= 1000000000ULL) {
 			refresh_rates(d, (double)(now - last_rate) / 1e9);
+			/* events are allocated here and freed by the output thread:
+			 * glibc keeps what bursts freed in its arenas; hand it back
+			 * every few seconds (a fraction of a millisecond each) */
+			if (++trim_tick % 5 == 0)
+				malloc_trim(0);
 			last_rate = now;
 			/* wall clock may be stepped (NTP): keep boot->wall current */
 			d->boot_to_wall_ns = (int64_t)(clock_ns(CLOCK_REALTIME) - clock_ns(CLOCK_BOOTTIME));
