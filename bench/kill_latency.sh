@@ -75,7 +75,7 @@ grep -q 'vigild: ready' "$VIGILD_LOG" || die "vigild not ready"
 measure() {
 	local name=$1 port=$2 out
 	out=$("$KL" -n "$SHELLS" -p "$port" -t 3000)
-	printf '%s\n' "$out" | awk '/ ms$/ { print $2 }' | sort -n >"$SCRATCH/kill.$name"
+	printf '%s\n' "$out" | awk '/^[0-9]+ [0-9.]+ ms$/ { print $2 }' | sort -n >"$SCRATCH/kill.$name"
 	printf '%s\n' "$out" | tail -n 1 | sed "s/^/$name: /" >&2
 }
 pctl() { # pctl FILE P: nearest rank
