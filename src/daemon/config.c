@@ -21,7 +21,7 @@ static const char *const default_watch[] = {
 void config_defaults(struct vigil_config *c)
 {
 	memset(c, 0, sizeof(*c));
-	c->ringbuf_mb = 16;
+	c->ringbuf_mb = 8;
 	c->argv_max = 16384;
 	c->env_max = 4096;
 	c->queue_max = 262144;

@@ -56,7 +56,7 @@ static void test_defaults(void **state)
 	struct vigil_config c;
 	config_defaults(&c);
 	assert_null(c.events_out);
-	assert_int_equal(c.ringbuf_mb, 16);
+	assert_int_equal(c.ringbuf_mb, 8);
 	assert_int_equal(c.argv_max, 16384);
 	assert_int_equal(c.env_max, 4096);
 	assert_int_equal(c.queue_max, 262144);
@@ -65,7 +65,7 @@ static void test_defaults(void **state)
 	assert_true(c.module_fallback);
 	/* an empty file gives the defaults plus the default lists */
 	assert_int_equal(parse(&c, ""), 0);
-	assert_int_equal(c.ringbuf_mb, 16);
+	assert_int_equal(c.ringbuf_mb, 8);
 	assert_int_equal(c.ignore_exe.n, 0);
 	assert_int_equal(c.ignore_cgroup.n, 0);
 	assert_int_equal(c.ignore_path.n, 0);
@@ -137,7 +137,7 @@ static void test_each_key(void **state)
 	assert_string_equal(c.events_out, "-");
 	/* a parse resets to defaults: keys absent from the new text revert */
 	assert_int_equal(parse(&c, "env_max = 1"), 0);
-	assert_int_equal(c.ringbuf_mb, 16);
+	assert_int_equal(c.ringbuf_mb, 8);
 	assert_null(c.events_out);
 	config_free(&c);
 }
@@ -331,7 +331,7 @@ static void test_load(void **state)
 	snprintf(path, sizeof(path), "%s/vigild.conf", dir);
 	/* missing file: defaults, not an error */
 	assert_int_equal(config_load(&c, path, err, sizeof(err)), 0);
-	assert_int_equal(c.ringbuf_mb, 16);
+	assert_int_equal(c.ringbuf_mb, 8);
 	FILE *f = fopen(path, "w");
 	assert_non_null(f);
 	fputs("# test\nringbuf_mb = 32\nignore_path = /tmp/cache/\n", f);
@@ -351,7 +351,7 @@ static void test_load(void **state)
 	f = fopen(path, "w");
 	fclose(f);
 	assert_int_equal(config_load(&c, path, err, sizeof(err)), 0);
-	assert_int_equal(c.ringbuf_mb, 16);
+	assert_int_equal(c.ringbuf_mb, 8);
 	/* a directory is not a config file */
 	assert_int_equal(config_load(&c, dir, err, sizeof(err)), -1);
 	assert_non_null(strstr(err, dir));
