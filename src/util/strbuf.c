@@ -23,7 +23,7 @@ void sb_reset(struct strbuf *sb)
 		sb->buf[0] = 0;
 }
 
-static bool sb_grow(struct strbuf *sb, size_t extra)
+bool sb_grow_slow(struct strbuf *sb, size_t extra)
 {
 	if (sb->oom)
 		return false;
@@ -42,23 +42,30 @@ static bool sb_grow(struct strbuf *sb, size_t extra)
 	return true;
 }
 
-void sb_put(struct strbuf *sb, const void *data, size_t n)
-{
-	if (!sb_grow(sb, n))
-		return;
-	memcpy(sb->buf + sb->len, data, n);
-	sb->len += n;
-	sb->buf[sb->len] = 0;
-}
-
 void sb_puts(struct strbuf *sb, const char *s)
 {
 	sb_put(sb, s, strlen(s));
 }
 
-void sb_putc(struct strbuf *sb, char c)
+void sb_put_u64(struct strbuf *sb, uint64_t v)
 {
-	sb_put(sb, &c, 1);
+	char tmp[24];
+	size_t n = sizeof(tmp);
+	do {
+		tmp[--n] = (char)('0' + v % 10);
+		v /= 10;
+	} while (v);
+	sb_put(sb, tmp + n, sizeof(tmp) - n);
+}
+
+void sb_put_i64(struct strbuf *sb, int64_t v)
+{
+	if (v < 0) {
+		sb_putc(sb, '-');
+		sb_put_u64(sb, 0 - (uint64_t)v);
+	} else {
+		sb_put_u64(sb, (uint64_t)v);
+	}
 }
 
 void sb_printf(struct strbuf *sb, const char *fmt, ...)
@@ -67,7 +74,7 @@ void sb_printf(struct strbuf *sb, const char *fmt, ...)
 	va_start(ap, fmt);
 	int n = vsnprintf(NULL, 0, fmt, ap);
 	va_end(ap);
-	if (n < 0 || !sb_grow(sb, (size_t)n))
+	if (n < 0 || !sb_room(sb, (size_t)n))
 		return;
 	va_start(ap, fmt);
 	vsnprintf(sb->buf + sb->len, (size_t)n + 1, fmt, ap);
@@ -110,8 +117,25 @@ void sb_json_str(struct strbuf *sb, const char *str, size_t n)
 {
 	static const char hex[] = "0123456789abcdef";
 	const unsigned char *s = (const unsigned char *)str;
+	/* most strings need no escape: one scan, one copy with the quotes */
+	size_t plain = 0;
+	while (plain < n && s[plain] >= 0x20 && s[plain] < 0x80 && s[plain] != '"' && s[plain] != '\\')
+		plain++;
+	if (plain == n) {
+		if (!sb_room(sb, n + 2))
+			return;
+		char *o = sb->buf + sb->len;
+		o[0] = '"';
+		__builtin_memcpy(o + 1, s, n);
+		o[n + 1] = '"';
+		sb->len += n + 2;
+		sb->buf[sb->len] = 0;
+		return;
+	}
 	sb_putc(sb, '"');
-	size_t i = 0;
+	size_t i = plain;
+	if (plain)
+		sb_put(sb, s, plain);
 	while (i < n) {
 		size_t run = i;
 		/* copy plain printable ASCII in one go */
@@ -228,13 +252,13 @@ void jw_strn(struct jw *w, const char *key, const char *val, size_t n)
 void jw_int(struct jw *w, const char *key, int64_t v)
 {
 	jw_key(w, key);
-	sb_printf(w->sb, "%lld", (long long)v);
+	sb_put_i64(w->sb, v);
 }
 
 void jw_uint(struct jw *w, const char *key, uint64_t v)
 {
 	jw_key(w, key);
-	sb_printf(w->sb, "%llu", (unsigned long long)v);
+	sb_put_u64(w->sb, v);
 }
 
 void jw_bool(struct jw *w, const char *key, bool v)

@@ -14,9 +14,33 @@ struct strbuf {
 void sb_init(struct strbuf *sb);
 void sb_free(struct strbuf *sb);
 void sb_reset(struct strbuf *sb);
-void sb_put(struct strbuf *sb, const void *data, size_t n);
+/* Makes room for extra more bytes (and the NUL); false when out of memory. */
+bool sb_grow_slow(struct strbuf *sb, size_t extra);
+/* The encoder appends a few bytes at a time, millions of times a second:
+ * the common case (room left) is inline. */
+static inline bool sb_room(struct strbuf *sb, size_t extra)
+{
+	return (sb->len + extra + 1 <= sb->cap && !sb->oom) || sb_grow_slow(sb, extra);
+}
+static inline void sb_put(struct strbuf *sb, const void *data, size_t n)
+{
+	if (!sb_room(sb, n))
+		return;
+	__builtin_memcpy(sb->buf + sb->len, data, n);
+	sb->len += n;
+	sb->buf[sb->len] = 0;
+}
+static inline void sb_putc(struct strbuf *sb, char c)
+{
+	if (!sb_room(sb, 1))
+		return;
+	sb->buf[sb->len++] = c;
+	sb->buf[sb->len] = 0;
+}
 void sb_puts(struct strbuf *sb, const char *s);
-void sb_putc(struct strbuf *sb, char c);
+/* Decimal, as "%llu" / "%lld" would write it. */
+void sb_put_u64(struct strbuf *sb, uint64_t v);
+void sb_put_i64(struct strbuf *sb, int64_t v);
 void sb_printf(struct strbuf *sb, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* A JSON string literal (quotes included); invalid UTF-8 bytes become \u00XX. */
 void sb_json_str(struct strbuf *sb, const char *s, size_t n);
