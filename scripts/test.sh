@@ -7,6 +7,8 @@ bash scripts/install-deps.sh
 make -j"$(nproc)" all
 echo "== unit tests (ASan+UBSan)"
 make -j"$(nproc)" BUILD=build-asan SANITIZE=1 unit
+echo "== fuzz targets (a short run each: they build and survive their seeds)"
+make -j"$(nproc)" BUILD=build-fuzz fuzz FUZZ_SECONDS="${FUZZ_SECONDS:-5}"
 echo "== scenario tests"
 if [ "$(id -u)" != 0 ]; then
   echo "scenario tests need root (they load eBPF programs); run as root" >&2
