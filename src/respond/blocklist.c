@@ -428,6 +428,13 @@ bool block_fs_skipped(const char *t)
 		if (!strcmp(t, skip[i]))
 			return true;
 	/* judging a file on fuse reads it through a user-space server, which
-	 * may itself be waiting on an exec we hold: never wait on it */
+	 * may itself be waiting on an exec we hold; on a network file system
+	 * through a server that may hang: every exec of the host would wait
+	 * behind that read. Execs from these are left to the kill-after-hash
+	 * net (responder_on_exec). */
+	static const char *const remote[] = {"nfs", "nfs4", "cifs", "smb3", "9p", "ceph", "glusterfs", "afs", "lustre"};
+	for (size_t i = 0; i < sizeof(remote) / sizeof(remote[0]); i++)
+		if (!strcmp(t, remote[i]))
+			return true;
 	return !strcmp(t, "fuse") || !strncmp(t, "fuse.", 5) || !strcmp(t, "fuseblk");
 }

@@ -277,6 +277,8 @@ static void test_mountinfo(void **state)
 	assert_true(block_fs_skipped("proc"));
 	assert_true(block_fs_skipped("cgroup2"));
 	assert_true(block_fs_skipped("fuse.sshfs"));
+	assert_true(block_fs_skipped("nfs4"));
+	assert_true(block_fs_skipped("cifs"));
 	assert_false(block_fs_skipped("ext4"));
 	assert_false(block_fs_skipped("tmpfs"));
 	assert_false(block_fs_skipped("overlay"));
