@@ -203,6 +203,14 @@ struct fan_group {
 	size_t npaths;
 	unsigned marks, marks_failed;
 	char mark_errors[512];
+	/* hash blocks mark every filesystem, also those mounted later: the
+	 * answering thread watches the mount table (mountinfo polls POLLPRI on
+	 * a change) and marks what is new; mark_lock orders it with the first
+	 * marking done by the command */
+	int mnt_fd;
+	pthread_mutex_t mark_lock;
+	uint64_t marked[512];
+	size_t nmarked;
 };
 
 struct fb_inode {
@@ -333,20 +341,26 @@ static void answer(struct fan_group *g, int fd)
 	close(fd);
 }
 
+static void mark_filesystems(struct fan_group *g);
+
 static void *answer_main(void *arg)
 {
 	struct fan_group *g = arg;
 	/* fanotify events are 8-byte aligned records */
 	uint64_t buf[4096];
-	struct pollfd p[2] = {{.fd = g->fd, .events = POLLIN}, {.fd = g->stop_fd, .events = POLLIN}};
+	struct pollfd p[3] = {{.fd = g->fd, .events = POLLIN},
+			      {.fd = g->stop_fd, .events = POLLIN},
+			      {.fd = g->mnt_fd, .events = POLLPRI}};
 	for (;;) {
-		if (poll(p, 2, -1) < 0) {
+		if (poll(p, 3, -1) < 0) {
 			if (errno != EINTR)
 				usleep(1000);
 			continue;
 		}
 		if (p[1].revents)
 			break;
+		if (p[2].revents & (POLLPRI | POLLERR))
+			mark_filesystems(g);
 		if (!(p[0].revents & POLLIN))
 			continue;
 		ssize_t len = read(g->fd, buf, sizeof(buf));
@@ -392,6 +406,9 @@ static void group_free(struct fan_group *g)
 		close(g->fd);
 	if (g->stop_fd >= 0)
 		close(g->stop_fd);
+	if (g->mnt_fd >= 0)
+		close(g->mnt_fd);
+	pthread_mutex_destroy(&g->mark_lock);
 	hashset_free(&g->hs);
 	for (size_t i = 0; i < g->npaths; i++) {
 		free(g->paths[i].path);
@@ -415,18 +432,20 @@ static void mark_error(struct fan_group *g, const char *what, int e)
 			 strerror(e));
 }
 
-/* Every real filesystem once: each exec anywhere must be judged by hash. */
+/* Every real filesystem once: each exec anywhere must be judged by hash.
+ * Marks every filesystem of the mount table not marked yet (a filesystem
+ * mounted at several places is marked once). */
 static void mark_filesystems(struct fan_group *g)
 {
+	pthread_mutex_lock(&g->mark_lock);
 	FILE *f = fopen("/proc/self/mountinfo", "re");
 	if (!f) {
 		mark_error(g, "/proc/self/mountinfo", errno);
+		pthread_mutex_unlock(&g->mark_lock);
 		return;
 	}
 	char *line = NULL;
 	size_t cap = 0;
-	uint64_t seen[512];
-	size_t nseen = 0;
 	while (getline(&line, &cap, f) > 0) {
 		unsigned maj, min;
 		char mnt[PATH_MAX], type[64];
@@ -434,12 +453,12 @@ static void mark_filesystems(struct fan_group *g)
 			continue;
 		uint64_t dev = (uint64_t)maj << 32 | min;
 		bool dup = false;
-		for (size_t i = 0; i < nseen && !dup; i++)
-			dup = seen[i] == dev;
+		for (size_t i = 0; i < g->nmarked && !dup; i++)
+			dup = g->marked[i] == dev;
 		if (dup)
 			continue;
-		if (nseen < sizeof(seen) / sizeof(seen[0]))
-			seen[nseen++] = dev;
+		if (g->nmarked < sizeof(g->marked) / sizeof(g->marked[0]))
+			g->marked[g->nmarked++] = dev;
 		if (fanotify_mark(g->fd, FAN_MARK_ADD | FAN_MARK_FILESYSTEM, FAN_OPEN_EXEC_PERM, AT_FDCWD, mnt)) {
 			char what[PATH_MAX + 80];
 			snprintf(what, sizeof(what), "%s (%s)", mnt, type);
@@ -450,6 +469,7 @@ static void mark_filesystems(struct fan_group *g)
 	}
 	free(line);
 	fclose(f);
+	pthread_mutex_unlock(&g->mark_lock);
 }
 
 /* The directory that holds path (a file created there later is judged too);
@@ -500,7 +520,8 @@ static int group_build(struct blocker *b, struct fan_group **out, char *err, siz
 		return -1;
 	}
 	g->b = b;
-	g->fd = g->stop_fd = -1;
+	g->fd = g->stop_fd = g->mnt_fd = -1;
+	pthread_mutex_init(&g->mark_lock, NULL);
 	if (hashset_build(&g->hs, &b->list))
 		goto oom;
 	g->paths = calloc(b->list.npath ? b->list.npath : 1, sizeof(*g->paths));
@@ -530,6 +551,8 @@ static int group_build(struct blocker *b, struct fan_group **out, char *err, siz
 		group_free(g);
 		return -1;
 	}
+	if (b->list.nhash) /* its poll state starts now: later mounts wake the thread */
+		g->mnt_fd = open("/proc/self/mountinfo", O_RDONLY | O_CLOEXEC);
 	/* the thread runs before the first mark: no exec ever waits on a
 	 * group nobody reads */
 	int e = pthread_create(&g->thread, NULL, answer_main, g);

@@ -141,6 +141,30 @@ def test_block_by_path(start_vigild, work):
     assert runs(work["a"])
 
 
+def test_block_covers_filesystems_mounted_later(start_vigild, work):
+    d = start_vigild(conf(work))
+    h = sha256(work["a"])
+    d.vigil("block", "--hash", h)
+    marks = blocks(d)["marks"]
+    mnt = os.path.join(work["dir"], "mnt")
+    os.makedirs(mnt)
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=8m", "tmpfs", mnt], check=True)
+    try:
+        # the answering thread sees the mount table change and marks it
+        deadline = time.time() + 5
+        while blocks(d)["marks"] <= marks:
+            assert time.time() < deadline, "the new filesystem was not marked"
+            time.sleep(0.05)
+        late = os.path.join(mnt, "late_copy")
+        shutil.copy(work["a"], late)
+        assert denied(late), "a copy on a filesystem mounted after the block must be denied"
+        other = os.path.join(mnt, "other")
+        shutil.copy(work["other"], other)
+        assert runs(other)
+    finally:
+        subprocess.run(["umount", "-l", mnt])
+
+
 def test_blocks_survive_restart(start_vigild, work):
     d = start_vigild(conf(work))
     h = sha256(work["a"])
