@@ -61,17 +61,6 @@ void api_put_arg(struct strbuf *sb, const char *arg)
 	}
 }
 
-static int hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /* Undoes api_put_arg in place; a '%' not followed by two hex digits is
  * kept as it is, and %00 is refused (kept) so no argument is cut short. */
 static void unescape(char *s)
@@ -79,7 +68,7 @@ static void unescape(char *s)
 	char *w = s;
 	for (char *r = s; *r; r++) {
 		int hi, lo;
-		if (*r == '%' && (hi = hexval(r[1])) >= 0 && (lo = hexval(r[2])) >= 0 && (hi | lo)) {
+		if (*r == '%' && (hi = hex_digit(r[1])) >= 0 && (lo = hex_digit(r[2])) >= 0 && (hi | lo)) {
 			*w++ = (char)(hi << 4 | lo);
 			r += 2;
 		} else {

@@ -7,6 +7,7 @@
 #include <emmintrin.h>
 #endif
 #include "../util/htab.h"
+#include "../util/strbuf.h"
 
 /* ---- field name interning ------------------------------------------ */
 
@@ -232,17 +233,6 @@ uint32_t vg_field_child(uint32_t parent, const char *key)
 	return child_id(parent, key, strlen(key));
 }
 
-static int hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /* The closing quote of a JSON string body that starts at s, or NULL. */
 static const char *string_end(const char *s, const char *end)
 {
@@ -321,7 +311,7 @@ static long decode_string(const char *src, size_t n, char *out)
 				return -1;
 			cp = 0;
 			for (int k = 0; k < 4; k++) {
-				int v = hexval(src[i + (size_t)k]);
+				int v = hex_digit(src[i + (size_t)k]);
 				if (v < 0)
 					return -1;
 				cp = cp << 4 | (unsigned)v;

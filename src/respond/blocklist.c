@@ -11,17 +11,6 @@
 #include "blocklist.h"
 #include "../util/strbuf.h"
 
-static int hexval(int c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 int block_parse_sha256(const char *hex, uint8_t out[32], char *why, size_t cap)
 {
 	size_t n = strlen(hex);
@@ -30,7 +19,7 @@ int block_parse_sha256(const char *hex, uint8_t out[32], char *why, size_t cap)
 		return -1;
 	}
 	for (int i = 0; i < 32; i++) {
-		int hi = hexval((unsigned char)hex[2 * i]), lo = hexval((unsigned char)hex[2 * i + 1]);
+		int hi = hex_digit((unsigned char)hex[2 * i]), lo = hex_digit((unsigned char)hex[2 * i + 1]);
 		if (hi < 0 || lo < 0) {
 			snprintf(why, cap, "a sha256 is 64 hex digits: '%c' at %d is not one",
 				 hi < 0 ? hex[2 * i] : hex[2 * i + 1], hi < 0 ? 2 * i + 1 : 2 * i + 2);

@@ -38,6 +38,17 @@ static inline void sb_putc(struct strbuf *sb, char c)
 	sb->buf[sb->len] = 0;
 }
 void sb_puts(struct strbuf *sb, const char *s);
+/* The value of a hex digit, or -1. */
+static inline int hex_digit(int c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
 /* Decimal, as "%llu" / "%lld" would write it. */
 void sb_put_u64(struct strbuf *sb, uint64_t v);
 void sb_put_i64(struct strbuf *sb, int64_t v);
