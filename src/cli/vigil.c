@@ -142,6 +142,13 @@ int main(int argc, char **argv)
 	sb_init(&req);
 	sb_init(&reply);
 	for (int k = i; k < argc; k++) {
+		/* an empty word has no encoding: it would vanish and shift the
+		 * words after it into other options' places */
+		if (!argv[k][0]) {
+			fprintf(stderr, "vigil: empty argument after '%s'\n", argv[k - 1]);
+			sb_free(&req);
+			return 2;
+		}
 		if (k > i)
 			sb_putc(&req, ' ');
 		api_put_arg(&req, argv[k]);

@@ -32,11 +32,15 @@ static void handle(struct daemon *d, int fd, const struct ucred *peer)
 	char *nl = strchr(req, '\n');
 	if (nl)
 		*nl = 0;
-	char *argv[16];
-	int argc = api_split(req, argv, 16);
+	/* one slot more than is served: a word past the last would be dropped
+	 * silently (a trailing --dry-run lost makes the action real) */
+	char *argv[17];
+	int argc = api_split(req, argv, 17);
 	struct strbuf out;
 	sb_init(&out);
-	if (argc >= 1 && strcmp(argv[0], "status") == 0) {
+	if (argc > 16) {
+		sb_puts(&out, "error: too many arguments (at most 16 words)\n");
+	} else if (argc >= 1 && strcmp(argv[0], "status") == 0) {
 		bool json = argc >= 2 && strcmp(argv[1], "--json") == 0;
 		sb_puts(&out, "ok\n");
 		status_text(d, &out, json);

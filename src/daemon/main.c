@@ -46,7 +46,9 @@ static void log_line(const char *line)
 static void enqueue(struct daemon *d, struct vg_event *ev, int hook)
 {
 	pthread_mutex_lock(&d->qlock);
-	if (d->qlen >= d->cfg.queue_max) {
+	/* stopping: the output thread has taken its last batch (a response
+	 * record from the responder's last jobs would never be freed) */
+	if (d->qlen >= d->cfg.queue_max || d->stopping) {
 		pthread_mutex_unlock(&d->qlock);
 		if (hook >= 0)
 			__atomic_add_fetch(&d->user_dropped[hook], 1, __ATOMIC_RELAXED);

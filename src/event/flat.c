@@ -204,7 +204,9 @@ static uint32_t child_miss(struct fcache_ent *e, uint32_t parent, const char *k,
 	memcpy(buf + pl, k, kl);
 	buf[pl + kl] = 0;
 	uint32_t id = vg_field_id(buf);
-	if (kl == n) {
+	/* a raw key may hold a NUL (the name stops there): cached, a hit would
+	 * compare its n bytes against the shorter interned name */
+	if (kl == n && strlen(buf + pl) == n) {
 		e->a = a;
 		e->b = b;
 		e->used = 1;
@@ -216,7 +218,7 @@ static uint32_t child_miss(struct fcache_ent *e, uint32_t parent, const char *k,
 	return id;
 }
 
-/* k[0..n) holds no NUL (a name stops at its first NUL). */
+/* A name stops at its first NUL (such a key is never cached). */
 static inline uint32_t child_id(uint32_t parent, const char *k, size_t n)
 {
 	uint64_t a, b;

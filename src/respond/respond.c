@@ -193,6 +193,24 @@ bool responder_has_command(const char *verb)
 	return false;
 }
 
+static void free_list(char **v);
+
+/* Under r->lock: the protect list of the last reload, if any. */
+static void take_protect(struct responder *r)
+{
+	pthread_mutex_lock(&r->qlock);
+	char **np = r->protect_next;
+	size_t n = r->nprotect_next;
+	r->protect_next = NULL;
+	pthread_mutex_unlock(&r->qlock);
+	if (!np)
+		return;
+	free_list(r->protect);
+	r->protect = np;
+	r->o.protect = (const char *const *)np;
+	r->o.nprotect = n;
+}
+
 /* Runs one command under the lock; reply "ok\n..." or "error: ...\n". */
 static int run(struct responder *r, struct respond_req *q, int argc, char **argv, struct strbuf *reply)
 {
@@ -204,6 +222,7 @@ static int run(struct responder *r, struct respond_req *q, int argc, char **argv
 	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
 		if (!strcmp(commands[i].verb, argv[0])) {
 			pthread_mutex_lock(&r->lock);
+			take_protect(r);
 			rc = commands[i].fn(q, argc, argv, err, sizeof(err));
 			pthread_mutex_unlock(&r->lock);
 			break;
@@ -266,7 +285,7 @@ static void refuse(struct responder *r, const struct auto_job *j, const char *wh
 	snprintf(actor, sizeof(actor), "rule:%s", j->rule_id ? j->rule_id : "?");
 	snprintf(target, sizeof(target), "pid %d", (int)j->pid);
 	struct respond_req q = {.r = r, .actor = actor, .automatic = true,
-				.dry_run = r->o.mode == RESPOND_DRY_RUN};
+				.dry_run = __atomic_load_n(&r->o.mode, __ATOMIC_RELAXED) == RESPOND_DRY_RUN};
 	char res[256];
 	snprintf(res, sizeof(res), "refused: %s", why);
 	respond_log(&q, j->response, target, res, NULL);
@@ -503,8 +522,17 @@ static void enqueue(struct responder *r, struct auto_job *j)
 {
 	pthread_mutex_lock(&r->qlock);
 	if (r->qlen >= AUTO_QUEUE_MAX || !r->thread_started) {
+		/* a flood: every refusal is counted, but recorded (a database
+		 * write on the caller's thread, the output thread) once a second */
+		uint64_t now = now_ns(CLOCK_MONOTONIC);
+		bool record = now - r->full_logged_ns >= 1000000000ULL;
+		if (record)
+			r->full_logged_ns = now;
 		pthread_mutex_unlock(&r->qlock);
-		refuse(r, j, "the responder's queue is full");
+		if (record)
+			refuse(r, j, "the responder's queue is full (further refusals this second are only counted)");
+		else
+			count(&r->st.refused);
 		job_free(j);
 		return;
 	}
@@ -519,7 +547,6 @@ static void enqueue(struct responder *r, struct auto_job *j)
 }
 
 static char **dup_list(const char *const *v, size_t n);
-static void free_list(char **v);
 
 void responder_reconfigure(struct responder *r, int mode, unsigned max_per_min, const char *const *protect,
 			   size_t nprotect)
@@ -530,13 +557,16 @@ void responder_reconfigure(struct responder *r, int mode, unsigned max_per_min, 
 	char **np = dup_list(protect, nprotect);
 	if (!np)
 		return;
-	/* the rails are read under the command lock */
-	pthread_mutex_lock(&r->lock);
-	free_list(r->protect);
-	r->protect = np;
-	r->o.protect = (const char *const *)np;
-	r->o.nprotect = nprotect;
-	pthread_mutex_unlock(&r->lock);
+	/* the rails are read under the command lock, which a command holds for
+	 * as long as it runs (a session kill, a large quarantine): vigild's
+	 * main thread, which reloads, must not wait for it while the ring
+	 * buffer fills. The next command takes the list in (take_protect). */
+	pthread_mutex_lock(&r->qlock);
+	char **old = r->protect_next;
+	r->protect_next = np;
+	r->nprotect_next = nprotect;
+	pthread_mutex_unlock(&r->qlock);
+	free_list(old);
 }
 
 void responder_drain(struct responder *r)
@@ -669,6 +699,7 @@ void responder_close(struct responder *r)
 	}
 	block_close(r);
 	isolate_close(r);
+	free_list(r->protect_next);
 	pthread_mutex_destroy(&r->lock);
 	pthread_mutex_destroy(&r->qlock);
 	pthread_cond_destroy(&r->qcond);

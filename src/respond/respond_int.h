@@ -33,6 +33,11 @@ struct responder {
 	uint64_t window_start_ns;
 	unsigned window_count;
 	bool window_reset;            /* set by a reload: start a new window */
+	uint64_t full_logged_ns;      /* qlock: last "queue is full" record */
+	/* a reloaded protect list, under qlock: taken in by the next command
+	 * under r->lock, so a reload never waits for a running command */
+	char **protect_next;
+	size_t nprotect_next;
 
 	struct responder_stats st;    /* atomics */
 };

@@ -90,11 +90,18 @@ static void fuzz_blocklist(const uint8_t *data, size_t size)
 	blocklist_free(&l);
 }
 
+static void remove_files(void)
+{
+	unlink(path);
+	unlink(path2);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	if (!path[0]) {
 		snprintf(path, sizeof(path), "/tmp/fuzz_respond.%d", (int)getpid());
 		snprintf(path2, sizeof(path2), "/tmp/fuzz_respond2.%d", (int)getpid());
+		atexit(remove_files);
 	}
 	if (size && data[0] & 1)
 		fuzz_request(data + 1, size - 1);
