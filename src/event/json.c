@@ -4,6 +4,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <time.h>
@@ -23,13 +24,39 @@ struct fsink_w {
 	int top;
 	uint32_t stack[34]; /* dotted name id of each open object/array */
 };
+/* The encoder writes an event type's fields in almost the same order every
+ * time, each under a string literal key: the n-th field of the last event
+ * of this type, remembered by (key pointer, parent), gives the field id
+ * without hashing the key. Keys in this file are literals or static
+ * tables, never buffers whose text could change under the same pointer. */
+#define SEQ_TYPES 64
+#define SEQ_LEN 256
+struct seq_ent {
+	const char *key;
+	uint32_t parent, id;
+};
 struct fsink {
 	struct vg_flat *fl;
 	struct fsink_w ws[2];  /* [0] the top-level writer, [1] the "vigil" one */
+	struct seq_ent *seq;   /* this event type's remembered fields, or NULL */
+	int pos;               /* fields named so far in this event */
 	int npend;             /* [1]'s fields, held back: val = arena offset */
 	struct vg_flat_field pend[VG_FLAT_MAX];
 };
 static __thread struct fsink *fsink;
+static __thread struct seq_ent *seq_tab; /* [SEQ_TYPES][SEQ_LEN], per thread */
+
+static uint32_t sink_child(struct fsink *s, uint32_t parent, const char *key)
+{
+	struct seq_ent *e = s->seq && s->pos < SEQ_LEN ? &s->seq[s->pos] : NULL;
+	s->pos++;
+	if (e && e->key == key && e->parent == parent)
+		return e->id;
+	uint32_t id = vg_field_child(parent, key);
+	if (e)
+		*e = (struct seq_ent){.key = key, .parent = parent, .id = id};
+	return id;
+}
 
 static struct fsink_w *sink_of(const struct jw *w)
 {
@@ -41,8 +68,8 @@ static struct fsink_w *sink_of(const struct jw *w)
 
 static void sink_put(struct fsink_w *sw, const char *key, const char *val, size_t n)
 {
-	uint32_t id = key ? vg_field_child(sw->stack[sw->top], key) : sw->stack[sw->top];
 	struct fsink *s = fsink;
+	uint32_t id = key ? sink_child(s, sw->stack[sw->top], key) : sw->stack[sw->top];
 	if (sw == &s->ws[0]) {
 		vg_flat_put(s->fl, id, val, n);
 		return;
@@ -61,7 +88,7 @@ static void sink_open(struct jw *w, const char *key)
 	struct fsink_w *sw = sink_of(w);
 	if (!sw)
 		return;
-	uint32_t id = key ? vg_field_child(sw->stack[sw->top], key) : sw->stack[sw->top];
+	uint32_t id = key ? sink_child(fsink, sw->stack[sw->top], key) : sw->stack[sw->top];
 	if (sw->top < 33)
 		sw->top++;
 	sw->stack[sw->top] = id;
@@ -172,11 +199,15 @@ static void fj_raw(struct jw *w, const char *key, const char *json)
 
 static __thread struct fsink sink_store;
 
-static struct fsink *sink_begin(struct vg_flat *fl, const struct jw *w)
+static struct fsink *sink_begin(struct vg_flat *fl, const struct jw *w, unsigned type)
 {
 	struct fsink *s = &sink_store;
 	s->fl = fl;
 	s->npend = 0;
+	s->pos = 0;
+	if (!seq_tab)
+		seq_tab = calloc(SEQ_TYPES * SEQ_LEN, sizeof(*seq_tab)); /* NULL: no memory, no shortcut */
+	s->seq = seq_tab && type < SEQ_TYPES ? seq_tab + (size_t)type * SEQ_LEN : NULL;
 	s->ws[0] = (struct fsink_w){.w = w, .stack = {VG_FIELD_ROOT}};
 	s->ws[1].w = NULL;
 	vg_flat_begin(fl);
@@ -841,13 +872,13 @@ void vg_event_json_flat(struct strbuf *sb, const struct vg_event *ev, const stru
 {
 	struct jw w;
 	jw_init(&w, sb);
-	struct fsink *sink = fl ? sink_begin(fl, &w) : NULL;
-	jw_obj_open(&w, NULL);
-	put_time(&w, "@timestamp", ev->wall_ns);
 	unsigned type = ev->len >= sizeof(struct vg_hdr) ? ev->rec.hdr.type : 0;
 	if (ev->extra_json) {
 		type = VG_EV_METRICS;
 	}
+	struct fsink *sink = fl ? sink_begin(fl, &w, type) : NULL;
+	jw_obj_open(&w, NULL);
+	put_time(&w, "@timestamp", ev->wall_ns);
 	/* a user-space event other than metrics (a response action) */
 	const char *uaction = ev->extra_json ? ev->extra_action : NULL;
 	jw_obj_open(&w, "event");
