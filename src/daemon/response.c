@@ -48,9 +48,8 @@ void response_init(struct daemon *d)
 		d->responder = NULL;
 		return;
 	}
-	static const char *const modes[] = {"off", "dry-run", "on"};
 	fprintf(stderr, "vigild: responder: automatic actions %s, at most %u per minute; state in %s\n",
-		modes[c->response_mode % 3], c->response_max_per_min, dir);
+		respond_mode_name(c->response_mode), c->response_max_per_min, dir);
 }
 
 void response_close(struct daemon *d)

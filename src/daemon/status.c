@@ -51,10 +51,9 @@ static void response_json(struct daemon *d, struct jw *w)
 	struct responder_stats st = {0};
 	if (d->responder)
 		responder_stats(d->responder, &st);
-	static const char *const modes[] = {"off", "dry-run", "on"};
 	jw_obj_open(w, "response");
 	jw_bool(w, "enabled", d->responder != NULL);
-	jw_str(w, "mode", modes[d->cfg.response_mode % 3]);
+	jw_str(w, "mode", respond_mode_name(d->cfg.response_mode));
 	jw_uint(w, "actions", st.actions);
 	jw_uint(w, "dry_run", st.dry_run);
 	jw_uint(w, "refused", st.refused);
@@ -206,10 +205,9 @@ void status_text(struct daemon *d, struct strbuf *out, bool json)
 	if (d->responder) {
 		struct responder_stats rs;
 		responder_stats(d->responder, &rs);
-		static const char *const modes[] = {"off", "dry-run", "on"};
 		sb_printf(out, "response (automatic: %s): %llu actions, %llu dry-run, %llu refused (%llu rate limited), "
 			  "%llu failed; %llu blocks (%llu execs denied), %llu isolated, %llu quarantined\n",
-			  modes[d->cfg.response_mode % 3], (unsigned long long)rs.actions, (unsigned long long)rs.dry_run,
+			  respond_mode_name(d->cfg.response_mode), (unsigned long long)rs.actions, (unsigned long long)rs.dry_run,
 			  (unsigned long long)rs.refused, (unsigned long long)rs.rate_limited,
 			  (unsigned long long)rs.failed, (unsigned long long)rs.blocks,
 			  (unsigned long long)rs.blocked_execs, (unsigned long long)rs.isolations,

@@ -836,7 +836,7 @@ static void publish_digests(struct blocker *b)
 	pthread_mutex_lock(&b->digests_lock);
 	uint8_t(*old)[32] = b->digests;
 	b->digests = d;
-	b->ndigests = n;
+	__atomic_store_n(&b->ndigests, n, __ATOMIC_RELEASE);
 	pthread_mutex_unlock(&b->digests_lock);
 	free(old);
 }
@@ -846,7 +846,9 @@ bool block_sha_blocked(struct responder *r, const char *hex)
 	struct blocker *b = r ? r->block : NULL;
 	uint8_t sha[32];
 	char why[64];
-	if (!b || !hex || block_parse_sha256(hex, sha, why, sizeof(why)))
+	/* called on every exec: nothing to parse or lock without hash blocks */
+	if (!b || !hex || !__atomic_load_n(&b->ndigests, __ATOMIC_ACQUIRE) ||
+	    block_parse_sha256(hex, sha, why, sizeof(why)))
 		return false;
 	pthread_mutex_lock(&b->digests_lock);
 	bool hit = b->ndigests && bsearch(sha, b->digests, b->ndigests, 32, cmp_digest);

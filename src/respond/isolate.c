@@ -1054,6 +1054,70 @@ static void ent_json(struct responder *r, const struct iso_ent *e, struct strbuf
 	jw_obj_close(&w);
 }
 
+/* The entry a command acts on: the process moved into its own cgroup, or
+ * an existing entry, or a new one for the host / the cgroup (saved before
+ * its pins or freeze exist, so a crash in between is adopted). NULL with
+ * why. */
+static struct iso_ent *target_ent(struct responder *r, const struct target *t, struct iso_ent *e, uint64_t start,
+				  char *why, size_t cap)
+{
+	struct isolator *iso = r->iso;
+	if (t->kind == T_PID)
+		return pid_cgroup_enter(r, t->pid, start, why, cap);
+	if (e)
+		return e;
+	e = add_ent(iso);
+	if (!e) {
+		sfmt(why, cap, "out of memory");
+		return NULL;
+	}
+	e->kind = t->kind == T_HOST ? ISO_HOST : ISO_CGROUP;
+	sfmt(e->cg, sizeof(e->cg), "%s", t->kind == T_HOST ? "/" : t->cg);
+	char p[PATH_MAX];
+	struct stat st;
+	cg_file(iso, e->cg, NULL, p, sizeof(p));
+	e->cgid = stat(p, &st) == 0 ? (uint64_t)st.st_ino : 0;
+	save(r);
+	return e;
+}
+
+/* A failed isolate or freeze: the entry goes back to what it was, unless
+ * the other action (still_held) keeps it. */
+static void undo_ent(struct responder *r, struct iso_ent *e, bool fresh, bool still_held)
+{
+	if (!still_held) {
+		if (e->kind == ISO_PID)
+			pid_cgroup_leave(r, e);
+		else if (fresh)
+			drop_ent(r->iso, e);
+	}
+	save(r);
+	cleanup_unused(r);
+}
+
+/* The success of an isolate or freeze: state saved, reply, record. */
+static int done_ent(struct respond_req *q, const char *action, const char *past, const struct target *t,
+		    struct iso_ent *e)
+{
+	struct responder *r = q->r;
+	save(r);
+	struct strbuf d;
+	sb_init(&d);
+	ent_json(r, e, &d);
+	sb_printf(q->out, "%s %s", past, t->text);
+	if (e->kind == ISO_PID)
+		sb_printf(q->out, " (cgroup %s)", e->cg);
+	if (!strcmp(action, "isolate")) {
+		sb_puts(q->out, "; reachable: loopback");
+		for (size_t i = 0; i < r->o.nallow; i++)
+			sb_printf(q->out, ", %s", r->allow[i]);
+	}
+	sb_putc(q->out, '\n');
+	respond_log(q, action, t->text, "ok", d.oom ? NULL : d.buf);
+	sb_free(&d);
+	return 0;
+}
+
 static int cmd_isolate(struct respond_req *q, struct target *t, char *err, size_t errlen)
 {
 	struct responder *r = q->r;
@@ -1091,52 +1155,17 @@ static int cmd_isolate(struct respond_req *q, struct target *t, char *err, size_
 	if (load_skel(r, why, sizeof(why)))
 		return fail(q, "isolate", t, "failed", why, err, errlen);
 	bool fresh = !e;
-	if (t->kind == T_PID) {
-		e = pid_cgroup_enter(r, t->pid, start, why, sizeof(why));
-	} else if (!e) {
-		e = add_ent(iso);
-		if (e) {
-			e->kind = t->kind == T_HOST ? ISO_HOST : ISO_CGROUP;
-			sfmt(e->cg, sizeof(e->cg), "%s", t->kind == T_HOST ? "/" : t->cg);
-			char p[PATH_MAX];
-			struct stat st;
-			cg_file(iso, e->cg, NULL, p, sizeof(p));
-			e->cgid = stat(p, &st) == 0 ? (uint64_t)st.st_ino : 0;
-			save(r); /* known before its pins exist: a crash in between is adopted */
-		} else {
-			sfmt(why, sizeof(why), "out of memory");
-		}
-	}
+	e = target_ent(r, t, e, start, why, sizeof(why));
 	if (!e) {
 		cleanup_unused(r);
 		return fail(q, "isolate", t, "failed", why, err, errlen);
 	}
 	if (attach_target(r, e, why, sizeof(why))) {
-		if (!e->frozen_ns) {
-			if (e->kind == ISO_PID)
-				pid_cgroup_leave(r, e);
-			else if (fresh)
-				drop_ent(iso, e);
-		}
-		save(r);
-		cleanup_unused(r);
+		undo_ent(r, e, fresh, e->frozen_ns != 0);
 		return fail(q, "isolate", t, "failed", why, err, errlen);
 	}
 	e->isolated_ns = wall_ns();
-	save(r);
-	struct strbuf d;
-	sb_init(&d);
-	ent_json(r, e, &d);
-	sb_printf(q->out, "isolated %s", t->text);
-	if (e->kind == ISO_PID)
-		sb_printf(q->out, " (cgroup %s)", e->cg);
-	sb_puts(q->out, "; reachable: loopback");
-	for (size_t i = 0; i < r->o.nallow; i++)
-		sb_printf(q->out, ", %s", r->allow[i]);
-	sb_putc(q->out, '\n');
-	respond_log(q, "isolate", t->text, "ok", d.oom ? NULL : d.buf);
-	sb_free(&d);
-	return 0;
+	return done_ent(q, "isolate", "isolated", t, e);
 }
 
 /* Undoes one isolation; the entry may be dropped (e is invalid after). */
@@ -1266,48 +1295,17 @@ static int cmd_freeze(struct respond_req *q, struct target *t, char *err, size_t
 		return 0;
 	}
 	bool fresh = !e;
-	if (t->kind == T_PID) {
-		e = pid_cgroup_enter(r, t->pid, start, why, sizeof(why));
-	} else if (!e) {
-		e = add_ent(iso);
-		if (e) {
-			e->kind = ISO_CGROUP;
-			sfmt(e->cg, sizeof(e->cg), "%s", t->cg);
-			char p[PATH_MAX];
-			struct stat st;
-			cg_file(iso, e->cg, NULL, p, sizeof(p));
-			e->cgid = stat(p, &st) == 0 ? (uint64_t)st.st_ino : 0;
-		} else {
-			sfmt(why, sizeof(why), "out of memory");
-		}
-	}
+	e = target_ent(r, t, e, start, why, sizeof(why));
 	if (!e)
 		return fail(q, "freeze", t, "failed", why, err, errlen);
 	if (cg_set_frozen(iso, e->cg, true, why, sizeof(why))) {
 		char ignore[256];
 		cg_set_frozen(iso, e->cg, false, ignore, sizeof(ignore));
-		if (!e->isolated_ns) {
-			if (e->kind == ISO_PID)
-				pid_cgroup_leave(r, e);
-			else if (fresh)
-				drop_ent(iso, e);
-		}
-		save(r);
-		cleanup_unused(r);
+		undo_ent(r, e, fresh, e->isolated_ns != 0);
 		return fail(q, "freeze", t, "failed", why, err, errlen);
 	}
 	e->frozen_ns = wall_ns();
-	save(r);
-	struct strbuf d;
-	sb_init(&d);
-	ent_json(r, e, &d);
-	sb_printf(q->out, "froze %s", t->text);
-	if (e->kind == ISO_PID)
-		sb_printf(q->out, " (cgroup %s)", e->cg);
-	sb_putc(q->out, '\n');
-	respond_log(q, "freeze", t->text, "ok", d.oom ? NULL : d.buf);
-	sb_free(&d);
-	return 0;
+	return done_ent(q, "freeze", "froze", t, e);
 }
 
 /* Thaws one entry; it may be dropped (e is invalid after). */

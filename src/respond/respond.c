@@ -185,6 +185,12 @@ static const struct {
 	{"isolations", isolate_command},  {"freeze", isolate_command},	      {"thaw", isolate_command},
 };
 
+const char *respond_mode_name(int mode)
+{
+	static const char *const names[] = {"off", "dry-run", "on"};
+	return mode >= RESPOND_OFF && mode <= RESPOND_ON ? names[mode] : "?";
+}
+
 bool responder_has_command(const char *verb)
 {
 	for (size_t i = 0; verb && i < sizeof(commands) / sizeof(commands[0]); i++)
@@ -461,13 +467,10 @@ static void *auto_main(void *arg)
 		if (!r->qhead)
 			r->qtail = NULL;
 		r->qlen--;
-		r->busy++;
 		pthread_mutex_unlock(&r->qlock);
 		run_job(r, j);
 		job_free(j);
 		pthread_mutex_lock(&r->qlock);
-		r->busy--;
-		pthread_cond_broadcast(&r->qdone);
 	}
 	pthread_mutex_unlock(&r->qlock);
 	return NULL;
@@ -569,14 +572,6 @@ void responder_reconfigure(struct responder *r, int mode, unsigned max_per_min, 
 	free_list(old);
 }
 
-void responder_drain(struct responder *r)
-{
-	pthread_mutex_lock(&r->qlock);
-	while (r->qhead || r->busy)
-		pthread_cond_wait(&r->qdone, &r->qlock);
-	pthread_mutex_unlock(&r->qlock);
-}
-
 void responder_stats(struct responder *r, struct responder_stats *st)
 {
 	struct responder_stats *s = &r->st;
@@ -657,7 +652,6 @@ int responder_open(struct responder **out, const struct respond_opts *o, respond
 	pthread_mutex_init(&r->lock, NULL);
 	pthread_mutex_init(&r->qlock, NULL);
 	pthread_cond_init(&r->qcond, NULL);
-	pthread_cond_init(&r->qdone, NULL);
 	if (!r->dir || !r->pin_dir || !r->host_name || !r->protect || !r->allow) {
 		snprintf(err, errlen, "out of memory");
 		responder_close(r);
@@ -703,7 +697,6 @@ void responder_close(struct responder *r)
 	pthread_mutex_destroy(&r->lock);
 	pthread_mutex_destroy(&r->qlock);
 	pthread_cond_destroy(&r->qcond);
-	pthread_cond_destroy(&r->qdone);
 	free(r->dir);
 	free(r->pin_dir);
 	free(r->host_name);

@@ -14,6 +14,8 @@
 #include "../util/strbuf.h"
 
 enum respond_mode { RESPOND_OFF = 0, RESPOND_DRY_RUN = 1, RESPOND_ON = 2 };
+/* "off", "dry-run", "on" (as in the configuration file). */
+const char *respond_mode_name(int mode);
 
 struct respond_opts {
 	const char *dir;                 /* root-only state: blocks, quarantine/, isolation */
@@ -84,8 +86,6 @@ void responder_on_alert(struct responder *r, const struct respond_alert *a);
  * process is killed at once (PID@start_ns, recorded with actor
  * "block:<sha256>"). Never blocks the caller. */
 void responder_on_exec(struct responder *r, pid_t pid, uint64_t start_ns, const char *sha256, const char *exe);
-/* Waits until queued automatic actions are done (tests, shutdown). */
-void responder_drain(struct responder *r);
 
 /* A configuration reload: the automatic mode, the rate limit and the
  * protect list (the directories and the isolation allow list need a

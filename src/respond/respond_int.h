@@ -26,9 +26,9 @@ struct responder {
 	pthread_t thread;
 	bool thread_started;
 	pthread_mutex_t qlock;
-	pthread_cond_t qcond, qdone;
+	pthread_cond_t qcond;
 	struct auto_job *qhead, *qtail;
-	unsigned qlen, busy;
+	unsigned qlen;
 	bool stopping;
 	uint64_t window_start_ns;
 	unsigned window_count;

@@ -20,6 +20,7 @@
 #include <cmocka.h>
 #include <dirent.h>
 #include "respond/respond_int.h"
+#include "respondtest.h"
 
 /* kill.c's parsers, exported for this test only */
 int kill_parse_stat(const char *buf, pid_t *pid, char *state, pid_t *ppid, pid_t *sid, uint64_t *ticks);
@@ -99,26 +100,7 @@ static void test_parse_signal(void **s)
 	assert_int_equal(kill_parse_signal("9x"), -1);
 }
 
-static int cmd(bool dry, char *out, size_t outcap, char *err, size_t errcap, ...)
-{
-	char *argv[8];
-	int argc = 0;
-	va_list ap;
-	va_start(ap, errcap);
-	for (const char *a; argc < 7 && (a = va_arg(ap, const char *));)
-		argv[argc++] = (char *)a;
-	va_end(ap);
-	argv[argc] = NULL;
-	struct strbuf sb;
-	sb_init(&sb);
-	struct respond_req q = {.r = &R, .actor = "cli", .dry_run = dry, .out = &sb};
-	err[0] = 0;
-	int rc = kill_command(&q, argc, argv, err, errcap);
-	snprintf(out, outcap, "%.*s", (int)sb.len, sb.buf ? sb.buf : "");
-	sb_free(&sb);
-	return rc;
-}
-#define CMD(dry, ...) cmd(dry, out, sizeof(out), err, sizeof(err), __VA_ARGS__, NULL)
+#define CMD(dry, ...) respond_cmd(kill_command, &R, dry, out, sizeof(out), err, sizeof(err), __VA_ARGS__, NULL)
 
 static uint64_t start_ns_of(pid_t pid)
 {

@@ -17,6 +17,7 @@
 #include <unistd.h>
 #include <cmocka.h>
 #include "respond/respond_int.h"
+#include "respondtest.h"
 #include "util/jsonv.h"
 
 /* sha256("hello\n") */
@@ -61,27 +62,7 @@ static int teardown(void **s)
 	return 0;
 }
 
-/* Runs one command; returns its rc, the reply in out, the error in err. */
-static int cmd(bool dry, char *out, size_t outcap, char *err, size_t errcap, ...)
-{
-	char *argv[8];
-	int argc = 0;
-	va_list ap;
-	va_start(ap, errcap);
-	for (const char *a; argc < 7 && (a = va_arg(ap, const char *));)
-		argv[argc++] = (char *)a;
-	va_end(ap);
-	argv[argc] = NULL;
-	struct strbuf sb;
-	sb_init(&sb);
-	struct respond_req q = {.r = &R, .actor = "cli", .dry_run = dry, .out = &sb};
-	err[0] = 0;
-	int rc = quarantine_command(&q, argc, argv, err, errcap);
-	snprintf(out, outcap, "%.*s", (int)sb.len, sb.buf ? sb.buf : "");
-	sb_free(&sb);
-	return rc;
-}
-#define CMD(dry, ...) cmd(dry, out, sizeof(out), err, sizeof(err), __VA_ARGS__, NULL)
+#define CMD(dry, ...) respond_cmd(quarantine_command, &R, dry, out, sizeof(out), err, sizeof(err), __VA_ARGS__, NULL)
 
 static void write_file(const char *path, const char *text, mode_t mode)
 {
