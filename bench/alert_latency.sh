@@ -15,6 +15,8 @@
 # Environment:
 #   MIXED_SECONDS=20 THREADS=2   workload length and threads
 #   SHIPPED_RULES=1              also load rules/ (0: the /bin/true rule alone)
+#   GENERATED_RULES=0            also load N rules made by engine_bench's templates
+#                                (1000: the engine benchmark's rule set, in situ)
 #   EVENTS_OUT=/dev/null         vigild --events-out (every event is encoded either way)
 #   VIGILD_NICE=0                run vigild at this nice value (e.g. -10, as a unit's Nice=)
 #   VIGILD=build/vigild WORKLOAD=build/bench/workload READY_TIMEOUT=30 STOP_TIMEOUT=30
@@ -35,9 +37,11 @@ done
 MIXED_SECONDS=${MIXED_SECONDS:-20}
 THREADS=${THREADS:-2}
 SHIPPED_RULES=${SHIPPED_RULES:-1}
+GENERATED_RULES=${GENERATED_RULES:-0}
 EVENTS_OUT=${EVENTS_OUT:-/dev/null}
 VIGILD_NICE=${VIGILD_NICE:-0}
 [[ $VIGILD_NICE =~ ^-?[0-9]+$ ]] || die "VIGILD_NICE must be an integer (got '$VIGILD_NICE')"
+[[ $GENERATED_RULES =~ ^[0-9]+$ ]] || die "GENERATED_RULES must be a number (got '$GENERATED_RULES')"
 for v in MIXED_SECONDS THREADS READY_TIMEOUT STOP_TIMEOUT; do
 	[[ ${!v} =~ ^[1-9][0-9]*$ ]] || die "$v must be a positive integer (got '${!v}')"
 done
@@ -58,6 +62,11 @@ RULES=$SCRATCH/rules
 mkdir -p "$RULES"
 if ((SHIPPED_RULES)) && [[ -d $ROOT/rules ]]; then
 	cp -r "$ROOT/rules/." "$RULES/"
+fi
+if ((GENERATED_RULES)); then
+	EB=$(dirname "$VIGILD")/bench/engine_bench
+	[[ -x $EB ]] || die "$EB is not built (run 'make')"
+	"$EB" --rules "$GENERATED_RULES" --write-rules "$RULES/generated.yml" || die "engine_bench --write-rules failed"
 fi
 cat >"$RULES/bench_true_exec.yml" <<'EOF'
 title: Benchmark - /bin/true executed
@@ -93,11 +102,20 @@ done
 ((ready)) || die "vigild not ready: $(tail -n 5 "$VIGILD_LOG" | paste -sd ';' -)"
 grep -E 'rules loaded' "$VIGILD_LOG" >&2
 
+vstat() { "$(dirname "$VIGILD")/vigil" --run-dir "$VIGILD_RUNDIR" status --json 2>/dev/null |
+	python3 -c 'import json,sys; print(json.load(sys.stdin)["events_total"])' 2>/dev/null || echo 0; }
+settle "$VIGILD_PID" || true
+EV0=$(vstat)
+T0=$(cpu_ticks "$VIGILD_PID")
 log "running: workload mixed --seconds $MIXED_SECONDS --threads $THREADS"
 WL=$(timeout $((MIXED_SECONDS + 60)) "$WORKLOAD" mixed --seconds "$MIXED_SECONDS" --threads "$THREADS") ||
 	die "workload failed"
 log "workload: $WL"
 settle "$VIGILD_PID" || true
+# vigild's CPU per event in situ: decode, context, JSON + flat view, engine, store
+EVN=$(($(vstat) - EV0))
+CPU_US=$(awk -v t="$(($(cpu_ticks "$VIGILD_PID") - T0))" -v hz="$(getconf CLK_TCK)" -v n="$EVN" \
+	'BEGIN { if (n > 0) printf "%.2f", t / hz * 1e6 / n; else print "n/a" }')
 STATUS=$("$(dirname "$VIGILD")/vigil" --run-dir "$VIGILD_RUNDIR" status 2>/dev/null | head -2)
 RSS=$(rss_kib "$VIGILD_PID")
 PSI=$(sed -n 's/^some .*avg60=\([0-9.]*\).*/\1%/p' /proc/pressure/cpu 2>/dev/null)
@@ -130,9 +148,9 @@ NRULES=$(sed -n 's/.*vigild: \([0-9]*\) rules loaded.*/\1/p' "$VIGILD_LOG" | hea
 VERDICT=$(awk -v p="$P99" 'BEGIN { print (p < 100 ? "meets" : "misses") }')
 
 TABLE=$(
-	printf '| alerts | workload execs | p50 ms | p90 ms | p99 ms | max ms | rules | vigild RSS KiB |\n'
-	printf '|---|---|---|---|---|---|---|---|\n'
-	printf '| %s | %s | %s | %s | %s | %s | %s | %s |\n' "$N" "${EXECS:-?}" "$P50" "$P90" "$P99" "$MAX" "${NRULES:-?}" "$RSS"
+	printf '| alerts | workload execs | p50 ms | p90 ms | p99 ms | max ms | rules | vigild RSS KiB | events | vigild CPU us/event |\n'
+	printf '|---|---|---|---|---|---|---|---|---|---|\n'
+	printf '| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n' "$N" "${EXECS:-?}" "$P50" "$P90" "$P99" "$MAX" "${NRULES:-?}" "$RSS" "$EVN" "$CPU_US"
 )
 printf '%s\n\np99 %s ms: %s the target (< 100 ms); CPU pressure (some, avg60) %s\n' "$TABLE" "$P99" "$VERDICT" "${PSI:-n/a}"
 [[ -n $STATUS ]] && printf '%s\n' "$STATUS" >&2
@@ -144,7 +162,8 @@ if ((RECORD)); then
 		printf 'bench/alert_latency.sh: `workload mixed --seconds %s --threads %s` under vigild (nice %s) with %s rules;\n' \
 			"$MIXED_SECONDS" "$THREADS" "$VIGILD_NICE" "${NRULES:-?}"
 		printf 'CPU pressure (some, avg60) at the end: %s\n' "$PSI"
-		printf 'latency = alert write time - event @timestamp (kernel time), for the alerts of a rule matching every /bin/true exec.\n\n'
+		printf 'latency = alert write time - event @timestamp (kernel time), for the alerts of a rule matching every /bin/true exec.\n'
+		printf 'vigild CPU us/event = its utime+stime during the workload / events it handled (everything: decode, context, JSON + flat view, engine, store).\n\n'
 		machine_info
 		printf '\n%s\n\np99 %s the target (< 100 ms).\n' "$TABLE" "$VERDICT"
 	} >>"$ROOT/bench/RESULTS.md"

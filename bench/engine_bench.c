@@ -1,6 +1,7 @@
 /* engine_bench: the detection engine's throughput on one core.
  *
  *   build/bench/engine_bench [--events N] [--rules N] [--shipped DIR] [--input FILE.jsonl]
+ *   build/bench/engine_bench --rules N --write-rules FILE.yml
  *
  * Generates N rules (default 1000) from realistic templates (command-line
  * contains/startswith, image endswith, parent images, paths, IPs and CIDRs,
@@ -16,7 +17,9 @@
  *     and without it (engine_only_eps: vigild builds the flat view while
  *     it encodes each event, so it never parses JSON back),
  *   - memory: RSS growth of each compiled rule set, peak RSS.
- * Prints one JSON line. */
+ * Prints one JSON line. --write-rules only writes the generated rules (one
+ * file, YAML documents) for vigild to load, as bench/alert_latency.sh does
+ * with GENERATED_RULES=N. */
 #define _GNU_SOURCE
 #include <dirent.h>
 #include <stdio.h>
@@ -532,7 +535,7 @@ int main(int argc, char **argv)
 {
 	size_t nevents = 1000000;
 	int nrules = 1000;
-	const char *shipped = NULL, *input = NULL;
+	const char *shipped = NULL, *input = NULL, *write_rules = NULL;
 	for (int i = 1; i < argc; i++) {
 		if (!strcmp(argv[i], "--events") && i + 1 < argc)
 			nevents = strtoul(argv[++i], NULL, 10);
@@ -542,9 +545,13 @@ int main(int argc, char **argv)
 			shipped = argv[++i];
 		else if (!strcmp(argv[i], "--input") && i + 1 < argc)
 			input = argv[++i];
+		else if (!strcmp(argv[i], "--write-rules") && i + 1 < argc)
+			write_rules = argv[++i];
 		else {
-			fprintf(stderr, "usage: %s [--events N] [--rules N] [--shipped DIR] [--input FILE.jsonl]\n",
-				argv[0]);
+			fprintf(stderr,
+				"usage: %s [--events N] [--rules N] [--shipped DIR] [--input FILE.jsonl]\n"
+				"       %s --rules N --write-rules FILE.yml\n",
+				argv[0], argv[0]);
 			return 2;
 		}
 	}
@@ -567,6 +574,15 @@ int main(int argc, char **argv)
 	sb_init(&y);
 	for (int i = 0; i < nrules; i++)
 		gen_rule(&y, i);
+	if (write_rules) {
+		FILE *wf = fopen(write_rules, "w");
+		if (!wf || fwrite(y.buf, 1, y.len, wf) != y.len || fclose(wf)) {
+			perror(write_rules);
+			return 1;
+		}
+		sb_free(&y);
+		return 0;
+	}
 
 	/* the event stream */
 	struct stream s = {0};
