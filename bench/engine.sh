@@ -5,6 +5,8 @@
 #   bench/engine.sh [--record]
 #
 # Environment: RUNS=5 EVENTS=1000000 (events per run; 1M needs ~1.2 GB RAM)
+#   INPUT=FILE.jsonl  a recorded stream (vigild --events-out) instead of the
+#                     generated one; EVENTS is then ignored
 set -u -o pipefail
 # shellcheck source=bench/lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -19,7 +21,11 @@ OUT=$(mktemp /tmp/vigil-engine.XXXXXX)
 trap 'rm -f "$OUT"' EXIT
 for ((i = 1; i <= RUNS; i++)); do
 	log "run $i/$RUNS"
-	"$EB" --events "$EVENTS" --shipped "$ROOT/rules" 2>/dev/null | tail -n 1 >>"$OUT" || die "engine_bench failed"
+	if [[ -n ${INPUT:-} ]]; then
+		"$EB" --input "$INPUT" --shipped "$ROOT/rules" 2>/dev/null | tail -n 1 >>"$OUT" || die "engine_bench failed"
+	else
+		"$EB" --events "$EVENTS" --shipped "$ROOT/rules" 2>/dev/null | tail -n 1 >>"$OUT" || die "engine_bench failed"
+	fi
 done
 TABLE=$(python3 - "$OUT" <<'PY'
 import json, statistics, sys
@@ -49,7 +55,13 @@ printf '%s\n' "$TABLE"
 if ((RECORD)); then
 	{
 		printf '\n## Detection engine throughput (%s)\n\n' "$(date -u +%Y-%m-%dT%H:%MZ)"
-		printf -- '- command: `RUNS=%s EVENTS=%s bench/engine.sh --record` (median of %s runs, thread CPU time)\n' "$RUNS" "$EVENTS" "$RUNS"
+		if [[ -n ${INPUT:-} ]]; then
+			printf -- '- command: `RUNS=%s INPUT=%s bench/engine.sh --record` (median of %s runs, thread CPU time)\n' "$RUNS" "$INPUT" "$RUNS"
+			printf -- '- stream: %s events recorded by `vigild --events-out` during `workload mixed`\n' "$(wc -l <"$INPUT")"
+		else
+			printf -- '- command: `RUNS=%s EVENTS=%s bench/engine.sh --record` (median of %s runs, thread CPU time)\n' "$RUNS" "$EVENTS" "$RUNS"
+			printf -- '- stream: %s generated events shaped like vigild'"'"'s\n' "$EVENTS"
+		fi
 		machine_info
 		printf '\n%s\n' "$TABLE"
 	} >>"$ROOT/bench/RESULTS.md"
