@@ -237,7 +237,9 @@ static __always_inline __u32 vg_pid_nr(struct pid *pid)
  * load the JIT guards with an exception-table entry, where BPF_CORE_READ
  * would be a bpf_probe_read_kernel call (~25 of them made every record
  * cost ~0.8 us). The pid namespace level indexes a flexible array, which
- * BTF access cannot do with a variable offset: that one is still read. */
+ * BTF access cannot do with a variable offset: a task in a child pid
+ * namespace needs two probe reads; one in the host's (level 0, the common
+ * case) needs none. */
 static __always_inline void vg_fill_task(struct vg_task_ctx *c)
 {
 	struct task_struct *t = bpf_get_current_task_btf();
@@ -253,10 +255,15 @@ static __always_inline void vg_fill_task(struct vg_task_ctx *c)
 	c->sid = sig->pids[PIDTYPE_SID]->numbers[0].nr;
 	struct pid *tp = leader->thread_pid;
 	__u32 level = tp->level;
-	struct upid up = {};
-	bpf_core_read(&up, sizeof(up), &tp->numbers[level & 31]);
-	c->ns_pid = up.nr;
-	c->pidns = BPF_CORE_READ(up.ns, ns.inum);
+	if (level == 0) {
+		c->ns_pid = tp->numbers[0].nr;
+		c->pidns = tp->numbers[0].ns->ns.inum;
+	} else {
+		struct upid up = {};
+		bpf_core_read(&up, sizeof(up), &tp->numbers[level & 31]);
+		c->ns_pid = up.nr;
+		c->pidns = BPF_CORE_READ(up.ns, ns.inum);
+	}
 	c->mntns = t->nsproxy->mnt_ns->ns.inum;
 	const struct cred *cr = t->cred;
 	c->uid = cr->uid.val;
@@ -300,11 +307,10 @@ struct {
  * exec storm 4% (1.09x vs 1.05x); at most one per 5 ms per CPU keeps
  * exec-to-kill in single milliseconds. */
 #define VG_WAKE_URGENT_NS (5 * 1000000ULL)
-static __always_inline __u64 vg_wake_flags(bool urgent)
+static __always_inline __u64 vg_wake_flags(bool urgent, __u64 now)
 {
 	__u32 zero = 0, one = 1;
 	__u64 *last = bpf_map_lookup_elem(&vg_wake, &zero);
-	__u64 now = bpf_ktime_get_ns();
 	if (urgent) {
 		__u64 *last_exec = bpf_map_lookup_elem(&vg_wake, &one);
 		if (last_exec && now - *last_exec >= VG_WAKE_URGENT_NS) {
@@ -338,7 +344,9 @@ static __always_inline void vg_emit(struct vg_scratch *s, __u32 size, __u32 hook
 	if (size < sizeof(struct vg_hdr))
 		return;
 	h->size = size;
-	if (bpf_ringbuf_output(&vg_rb, s->buf, size, vg_wake_flags(h->type == VG_EV_EXEC)))
+	/* the record's boot-clock timestamp doubles as the wakeup clock: one
+	 * clock read per record */
+	if (bpf_ringbuf_output(&vg_rb, s->buf, size, vg_wake_flags(h->type == VG_EV_EXEC, h->ts)))
 		vg_count(hook, VG_CNT_RB_FULL);
 	else
 		vg_count(hook, VG_CNT_EMITTED);

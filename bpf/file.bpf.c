@@ -172,43 +172,6 @@ __noinline int path_ignored(struct vg_scratch *s, struct vg_path *p)
 	return bpf_map_lookup_elem(&vg_ignore_path, &kb->k) != 0;
 }
 
-/* vg_fill_hdr with plain loads through the task's BTF pointers instead of
- * one probe-read helper call per field: every record of this domain needs
- * it, and the file storms it serves are the heaviest record streams. */
-static __always_inline void fill_hdr_fast(struct vg_hdr *h, __u16 type, __u16 hook)
-{
-	struct task_struct *t = bpf_get_current_task_btf();
-	struct vg_task_ctx *c = &h->task;
-	__u64 id = bpf_get_current_pid_tgid();
-	h->type = type;
-	h->hook = hook;
-	h->ts = bpf_ktime_get_boot_ns();
-	h->ret = 0;
-	c->pid = id >> 32;
-	c->tid = (__u32)id;
-	struct task_struct *gl = t->group_leader;
-	c->start_ns = gl->start_boottime;
-	c->cgroup_id = bpf_get_current_cgroup_id();
-	c->ppid = t->real_parent->tgid;
-	struct signal_struct *sig = t->signal;
-	c->pgid = sig->pids[PIDTYPE_PGID]->numbers[0].nr;
-	c->sid = sig->pids[PIDTYPE_SID]->numbers[0].nr;
-	struct pid *tp = gl->thread_pid;
-	__u32 level = tp->level;
-	struct upid up = {};
-	bpf_probe_read_kernel(&up, sizeof(up), &tp->numbers[level & 31]);
-	c->ns_pid = up.nr;
-	c->pidns = BPF_CORE_READ(up.ns, ns.inum);
-	c->mntns = t->nsproxy->mnt_ns->ns.inum;
-	const struct cred *cr = t->cred;
-	c->uid = cr->uid.val;
-	c->euid = cr->euid.val;
-	c->gid = cr->gid.val;
-	c->egid = cr->egid.val;
-	c->auid = t->loginuid.val;
-	bpf_get_current_comm(c->comm, sizeof(c->comm));
-}
-
 /* ---------------------------------------------------------------- open */
 
 /* Flags of the open that just returned, from the registers the syscall was
@@ -388,7 +351,7 @@ static __always_inline int open_exit(long ret, int sc)
 	e->old_mode = (__u32)-1;
 	e->ino = ino->i_ino;
 	e->dev = ino->i_sb->s_dev;
-	fill_hdr_fast(&e->h, type, VG_HOOK_OPEN);
+	vg_fill_hdr(&e->h, type, VG_HOOK_OPEN);
 	e->h.ret = ret;
 	vg_emit(s, cur, VG_HOOK_OPEN);
 	if (also_sensitive) {
@@ -497,7 +460,7 @@ static __always_inline void file1_end(struct vg_scratch *s, struct vg_file *e, _
 	}
 	if (vg_skip(hook))
 		return;
-	fill_hdr_fast(&e->h, type, hook);
+	vg_fill_hdr(&e->h, type, hook);
 	e->h.ret = ret;
 	vg_emit(s, cur, hook);
 }
@@ -522,7 +485,7 @@ static __always_inline void file2_end(struct vg_scratch *s, struct vg_file2 *e, 
 	}
 	if (vg_skip(hook))
 		return;
-	fill_hdr_fast(&e->h, type, hook);
+	vg_fill_hdr(&e->h, type, hook);
 	e->h.ret = ret;
 	vg_emit(s, cur, hook);
 }
