@@ -3,6 +3,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include "strbuf.h"
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
 
 void sb_init(struct strbuf *sb)
 {
@@ -113,14 +116,40 @@ static size_t utf8_seq(const unsigned char *s, size_t n)
 	return len;
 }
 
+/* 1 for the bytes a JSON string cannot hold as they are (controls, quote,
+ * backslash) or that need a UTF-8 check (>= 0x80). */
+static const unsigned char json_special[256] = {
+	[0x00 ... 0x1f] = 1, ['"'] = 1, ['\\'] = 1, [0x80 ... 0xff] = 1,
+};
+
+/* The length of the prefix of s[0..n) that needs no escaping: 16 bytes at a
+ * time (a signed compare with 0x20 flags controls and bytes >= 0x80 at
+ * once). Every string of every event goes through here. */
+static inline size_t json_plain_len(const unsigned char *s, size_t n)
+{
+	size_t i = 0;
+#ifdef __SSE2__
+	const __m128i sp = _mm_set1_epi8(0x20), dq = _mm_set1_epi8('"'), bs = _mm_set1_epi8('\\');
+	for (; i + 16 <= n; i += 16) {
+		__m128i v = _mm_loadu_si128((const __m128i *)(const void *)(s + i));
+		__m128i bad = _mm_or_si128(_mm_cmplt_epi8(v, sp),
+					   _mm_or_si128(_mm_cmpeq_epi8(v, dq), _mm_cmpeq_epi8(v, bs)));
+		unsigned m = (unsigned)_mm_movemask_epi8(bad);
+		if (m)
+			return i + (size_t)__builtin_ctz(m);
+	}
+#endif
+	while (i < n && !json_special[s[i]])
+		i++;
+	return i;
+}
+
 void sb_json_str(struct strbuf *sb, const char *str, size_t n)
 {
 	static const char hex[] = "0123456789abcdef";
 	const unsigned char *s = (const unsigned char *)str;
 	/* most strings need no escape: one scan, one copy with the quotes */
-	size_t plain = 0;
-	while (plain < n && s[plain] >= 0x20 && s[plain] < 0x80 && s[plain] != '"' && s[plain] != '\\')
-		plain++;
+	size_t plain = json_plain_len(s, n);
 	if (plain == n) {
 		if (!sb_room(sb, n + 2))
 			return;
@@ -137,10 +166,8 @@ void sb_json_str(struct strbuf *sb, const char *str, size_t n)
 	if (plain)
 		sb_put(sb, s, plain);
 	while (i < n) {
-		size_t run = i;
 		/* copy plain printable ASCII in one go */
-		while (run < n && s[run] >= 0x20 && s[run] < 0x80 && s[run] != '"' && s[run] != '\\')
-			run++;
+		size_t run = i + json_plain_len(s + i, n - i);
 		if (run > i) {
 			sb_put(sb, s + i, run - i);
 			i = run;

@@ -3,6 +3,7 @@
 #include <stddef.h>
 #include <setjmp.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 #include <cmocka.h>
 #include "util/strbuf.h"
@@ -48,6 +49,34 @@ static void test_control_chars(void **state)
 	check_str("a\0b", 3, "\"a\\u0000b\"");
 	/* DEL is printable enough for JSON: passed through */
 	CHECK("\x7f", "\"\x7f\"");
+}
+
+/* The 16-byte scan agrees with the byte loop: each special sequence at
+ * every position of plain strings up to 48 bytes encodes as the sequence
+ * alone (short: the byte loop) between the plain parts. */
+static void test_special_at_every_position(void **state)
+{
+	static const char *const specials[] = {"\"", "\\", "\n", "\x01", "\x1f", "\x7f", "\x80", "\xff",
+					       "\xc3\xa9", "\xe2\x82\xac", "\xc3", " ", "~"};
+	char in[64], want[256];
+	for (size_t k = 0; k < sizeof(specials) / sizeof(specials[0]); k++) {
+		const char *sp = specials[k];
+		size_t sl = strlen(sp);
+		struct strbuf one;
+		sb_init(&one);
+		sb_json_str(&one, sp, sl);
+		for (size_t len = 0; len + sl <= 48; len++)
+			for (size_t at = 0; at <= len; at++) {
+				for (size_t i = 0; i < len; i++)
+					in[i] = (char)('a' + (i % 26));
+				memmove(in + at + sl, in + at, len - at);
+				memcpy(in + at, sp, sl);
+				snprintf(want, sizeof(want), "\"%.*s%.*s%.*s\"", (int)at, in, (int)(one.len - 2), one.buf + 1,
+					 (int)(len - at), in + at + sl);
+				check_str(in, len + sl, want);
+			}
+		sb_free(&one);
+	}
 }
 
 static void test_invalid_utf8(void **state)
@@ -224,6 +253,7 @@ int main(void)
 		cmocka_unit_test(test_plain),
 		cmocka_unit_test(test_quotes_backslash),
 		cmocka_unit_test(test_control_chars),
+		cmocka_unit_test(test_special_at_every_position),
 		cmocka_unit_test(test_invalid_utf8),
 		cmocka_unit_test(test_valid_utf8),
 		cmocka_unit_test(test_cstr_null),
