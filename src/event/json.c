@@ -240,15 +240,31 @@ static void sink_end(struct fsink *s)
 
 #define REC(ev, T) ((const T *)(ev)->rec.raw)
 
+/* RFC 3339 UTC with nanoseconds. The date and time of day change once a
+ * second, so they are formatted once per second per thread; the
+ * nanoseconds are written digit by digit (every event has a timestamp). */
 static void put_time(struct jw *w, const char *key, uint64_t wall_ns)
 {
+	static __thread char prefix[48];
+	static __thread size_t prefix_len;
+	static __thread uint64_t prefix_secs = UINT64_MAX;
+	uint64_t secs = wall_ns / 1000000000ULL;
+	if (secs != prefix_secs) {
+		time_t t = (time_t)secs;
+		struct tm tm;
+		prefix_len = gmtime_r(&t, &tm) ? strftime(prefix, sizeof(prefix), "%Y-%m-%dT%H:%M:%S", &tm) : 0;
+		prefix_secs = prefix_len ? secs : UINT64_MAX;
+	}
 	char buf[64];
-	time_t secs = (time_t)(wall_ns / 1000000000ULL);
-	struct tm tm;
-	gmtime_r(&secs, &tm);
-	size_t n = strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%S", &tm);
-	snprintf(buf + n, sizeof(buf) - n, ".%09lluZ", (unsigned long long)(wall_ns % 1000000000ULL));
-	jw_str(w, key, buf);
+	memcpy(buf, prefix, prefix_len);
+	char *o = buf + prefix_len;
+	*o++ = '.';
+	uint64_t ns = wall_ns % 1000000000ULL;
+	for (int i = 8; i >= 0; i--, ns /= 10)
+		o[i] = (char)('0' + ns % 10);
+	o += 9;
+	*o++ = 'Z';
+	jw_strn(w, key, buf, (size_t)(o - buf));
 }
 
 static void put_blob_str(struct jw *w, const char *key, const struct vg_event *ev, struct vg_blob b)
@@ -269,10 +285,16 @@ static size_t resolve(const struct vg_event *ev, const struct vg_path *p, char *
 	out[0] = 0;
 	if (!s)
 		return 0;
-	snprintf(path, sizeof(path), "%.*s", (int)n, s);
+	/* NUL-terminated copies, cut at the buffers (as "%.*s" would) */
+	n = strnlen(s, n < sizeof(path) - 1 ? n : sizeof(path) - 1);
+	memcpy(path, s, n);
+	path[n] = 0;
 	if (path[0] != '/' && !base && ev->img && ev->img->cwd)
 		base = ev->img->cwd, bn = strlen(ev->img->cwd);
-	snprintf(bpath, sizeof(bpath), "%.*s", (int)(base ? bn : 0), base ? base : "");
+	bn = base ? strnlen(base, bn < sizeof(bpath) - 1 ? bn : sizeof(bpath) - 1) : 0;
+	if (bn)
+		memcpy(bpath, base, bn);
+	bpath[bn] = 0;
 	return vg_path_resolve(bpath, path, out, cap);
 }
 
@@ -389,8 +411,10 @@ static void put_process(struct jw *w, const struct vg_event *ev)
 	jw_obj_close(w);
 	jw_strn(w, "name", t->comm, strnlen(t->comm, VG_COMM_LEN)); /* may lack its NUL */
 	char eid[64];
-	snprintf(eid, sizeof(eid), "%u-%llu", t->pid, (unsigned long long)t->start_ns);
-	jw_str(w, "entity_id", eid);
+	size_t en = fmt_u64(eid, t->pid);
+	eid[en++] = '-';
+	en += fmt_u64(eid + en, t->start_ns);
+	jw_strn(w, "entity_id", eid, en);
 	jw_uint(w, "start_ns", t->start_ns);
 	if (img) {
 		put_image_basics(w, img);
@@ -506,7 +530,11 @@ static void put_file(struct jw *w, const struct vg_event *ev, const char *key, c
 
 static void mode_str(char *out, size_t n, uint32_t mode)
 {
-	snprintf(out, n, "%04o", mode & 07777);
+	if (n < 5)
+		return;
+	for (int i = 3; i >= 0; i--, mode >>= 3)
+		out[i] = (char)('0' + (mode & 7));
+	out[4] = 0;
 }
 
 static void put_file1(struct jw *w, struct jw *v, const struct vg_event *ev, unsigned type)
