@@ -411,6 +411,99 @@ static void put_sock(struct jw *w, const char *key, const struct vg_sock *s)
 	jw_obj_close(w);
 }
 
+/* The fields of process that come from its image (executable, args,
+ * command line, working directory, hash, environment): constant for the
+ * image, and written for every event of the process. */
+static void put_image_fields(struct jw *w, const struct proc_image *img)
+{
+	put_image_basics(w, img);
+	if (img->argv_truncated)
+		jw_bool(w, "args_truncated", true);
+	if (img->cwd)
+		jw_str(w, "working_directory", img->cwd);
+	if (img->sha256[0]) {
+		jw_obj_open(w, "hash");
+		jw_str(w, "sha256", img->sha256);
+		jw_obj_close(w);
+	}
+	if (img->ld_preload || img->ssh_connection) {
+		jw_arr_open(w, "env_vars");
+		char kv[4200];
+		if (img->ld_preload) {
+			snprintf(kv, sizeof(kv), "LD_PRELOAD=%s", img->ld_preload);
+			jw_str(w, NULL, kv);
+		}
+		if (img->ssh_connection) {
+			snprintf(kv, sizeof(kv), "SSH_CONNECTION=%s", img->ssh_connection);
+			jw_str(w, NULL, kv);
+		}
+		jw_arr_close(w);
+	}
+}
+
+/* The image's fields are encoded once (JSON bytes and flat fields) and
+ * copied for the process's later events: a process that makes a storm of
+ * file events had them re-encoded for each, a quarter of vigild's CPU.
+ * Rebuilt when the hash arrives or when a flat is wanted and the copy has
+ * none. Only the output thread encodes, so the cache needs no lock; the
+ * image's last reference frees it (one block). */
+struct enc_field {
+	uint32_t id, len, off;
+};
+struct img_enc {
+	uint32_t jlen, nflat, npos;
+	bool hash, flat;
+	struct enc_field f[]; /* nflat of them, then the JSON bytes, then the values */
+};
+
+static void put_image_cached(struct jw *w, struct proc_image *img)
+{
+	struct fsink *s = fsink;
+	struct fsink_w *sw = sink_of(w);
+	bool hash = img->sha256[0] != 0;
+	/* the copy starts with its separator: only after a member */
+	bool usable = w->need_comma[w->depth] && (!sw || sw == &s->ws[0]);
+	struct img_enc *c = img->enc_cache;
+	if (usable && c && c->hash == hash && (c->flat || !sw)) {
+		const char *json = (const char *)&c->f[c->nflat];
+		sb_put(w->sb, json, c->jlen);
+		if (sw) {
+			const char *vals = json + c->jlen;
+			for (uint32_t i = 0; i < c->nflat; i++)
+				vg_flat_put(s->fl, c->f[i].id, vals + c->f[i].off, c->f[i].len);
+			s->pos += (int)c->npos;
+		}
+		return;
+	}
+	size_t j0 = w->sb->len;
+	int n0 = sw ? s->fl->n : 0, p0 = sw ? s->pos : 0;
+	put_image_fields(w, img);
+	if (!usable || w->sb->oom)
+		return;
+	uint32_t nf = sw ? (uint32_t)(s->fl->n - n0) : 0;
+	size_t jlen = w->sb->len - j0, vlen = 0;
+	for (uint32_t i = 0; i < nf; i++)
+		vlen += s->fl->f[n0 + (int)i].len;
+	struct img_enc *nc = malloc(sizeof(*nc) + nf * sizeof(nc->f[0]) + jlen + vlen);
+	if (!nc)
+		return;
+	*nc = (struct img_enc){.jlen = (uint32_t)jlen, .nflat = nf, .npos = sw ? (uint32_t)(s->pos - p0) : 0,
+			       .hash = hash, .flat = sw != NULL};
+	char *json = (char *)&nc->f[nf];
+	memcpy(json, w->sb->buf + j0, jlen);
+	char *vals = json + jlen;
+	uint32_t off = 0;
+	for (uint32_t i = 0; i < nf; i++) {
+		const struct vg_flat_field *f = &s->fl->f[n0 + (int)i];
+		/* between vg_flat_begin and vg_flat_end val is an arena offset */
+		memcpy(vals + off, s->fl->arena + (intptr_t)f->val, f->len);
+		nc->f[i] = (struct enc_field){.id = f->name, .len = f->len, .off = off};
+		off += f->len;
+	}
+	free(img->enc_cache);
+	img->enc_cache = nc;
+}
+
 static void put_process(struct jw *w, const struct vg_event *ev)
 {
 	const struct vg_task_ctx *t = &ev->rec.hdr.task;
@@ -428,31 +521,8 @@ static void put_process(struct jw *w, const struct vg_event *ev)
 	en += fmt_u64(eid + en, t->start_ns);
 	jw_strn(w, "entity_id", eid, en);
 	jw_uint(w, "start_ns", t->start_ns);
-	if (img) {
-		put_image_basics(w, img);
-		if (img->argv_truncated)
-			jw_bool(w, "args_truncated", true);
-		if (img->cwd)
-			jw_str(w, "working_directory", img->cwd);
-		if (img->sha256[0]) {
-			jw_obj_open(w, "hash");
-			jw_str(w, "sha256", img->sha256);
-			jw_obj_close(w);
-		}
-		if (img->ld_preload || img->ssh_connection) {
-			jw_arr_open(w, "env_vars");
-			char kv[4200];
-			if (img->ld_preload) {
-				snprintf(kv, sizeof(kv), "LD_PRELOAD=%s", img->ld_preload);
-				jw_str(w, NULL, kv);
-			}
-			if (img->ssh_connection) {
-				snprintf(kv, sizeof(kv), "SSH_CONNECTION=%s", img->ssh_connection);
-				jw_str(w, NULL, kv);
-			}
-			jw_arr_close(w);
-		}
-	}
+	if (img)
+		put_image_cached(w, (struct proc_image *)img);
 	jw_obj_open(w, "tty");
 	if (img && img->tty)
 		jw_str(w, "name", img->tty);

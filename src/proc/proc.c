@@ -33,6 +33,7 @@ void img_put(struct proc_image *img)
 	free(img->nodename);
 	free(img->ld_preload);
 	free(img->ssh_connection);
+	free(img->enc_cache);
 	if (img->exe_fd >= 0)
 		close(img->exe_fd);
 	free(img);

@@ -34,6 +34,7 @@ struct proc_image {
 	/* Filled by the output stage only (single thread). */
 	char sha256[65];
 	int exe_fd;          /* open file to hash, -1 when none */
+	void *enc_cache;     /* the JSON encoder's copy of this image's fields (one block) */
 };
 
 struct proc_entry {

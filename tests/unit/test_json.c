@@ -257,6 +257,43 @@ static void test_exec(void **state)
 	vg_event_free(ev); /* drops every image reference: ASan checks */
 }
 
+/* The encoder keeps a copy of an image's fields for the process's later
+ * events: every encoding from the copy (with and without a flat, before
+ * and after the hash arrives) is the encoding of a fresh image. */
+static void test_image_cache(void **state)
+{
+	struct vg_file2 *f = rb_init(&r, sizeof(*f), VG_EV_FILE_RENAME, VG_HOOK_RENAME);
+	fill_task(&f->h, 4300, "mv");
+	f->src.path = rb_str(&r, "/tmp/a");
+	f->dst.path = rb_str(&r, "/tmp/b");
+	struct proc_image *shared = image(&pc, 4300, "/usr/bin/mv", LIT("mv\0/tmp/a\0/tmp/b\0"), "/tmp",
+					  LIT("LD_PRELOAD=/x.so\0"));
+	struct strbuf want;
+	sb_init(&want);
+	for (int round = 0; round < 6; round++) {
+		if (round == 3) /* the hash arrives: the copy is rebuilt */
+			snprintf(shared->sha256, sizeof(shared->sha256), "%064d", 7);
+		struct vg_event *fresh = event();
+		fresh->img = image(&pc, 4300, "/usr/bin/mv", LIT("mv\0/tmp/a\0/tmp/b\0"), "/tmp",
+				   LIT("LD_PRELOAD=/x.so\0"));
+		memcpy(fresh->img->sha256, shared->sha256, sizeof(shared->sha256));
+		sb_reset(&want);
+		vg_event_json(&want, fresh, &host);
+		vg_event_free(fresh);
+		struct vg_event *ev = event();
+		ev->img = img_get(shared);
+		encode(ev); /* JSON alone, then with a flat (check_flat): both from the copy after round 0 */
+		if (sb.len != want.len || memcmp(sb.buf, want.buf, sb.len))
+			fail_msg("round %d: cached encoding differs:\n%s\n%s", round, sb.buf, want.buf);
+		assert_non_null(shared->enc_cache);
+		vg_event_free(ev);
+	}
+	FIELD("process.hash.sha256", "\"0000000000000000000000000000000000000000000000000000000000000007\"");
+	FIELD("process.env_vars", "[\"LD_PRELOAD=/x.so\"]");
+	sb_free(&want);
+	img_put(shared);
+}
+
 static void test_exec_no_image(void **state)
 {
 	/* an exec whose blobs are all absent and no image: still valid */
@@ -735,6 +772,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_exec),
 		cmocka_unit_test(test_exec_no_image),
+		cmocka_unit_test(test_image_cache),
 		cmocka_unit_test(test_file_rename_relative),
 		cmocka_unit_test(test_file_one_path),
 		cmocka_unit_test(test_connect_ipv4),
