@@ -444,9 +444,12 @@ static void put_image_fields(struct jw *w, const struct proc_image *img)
 /* The image's fields are encoded once (JSON bytes and flat fields) and
  * copied for the process's later events: a process that makes a storm of
  * file events had them re-encoded for each, a quarter of vigild's CPU.
- * Rebuilt when the hash arrives or when a flat is wanted and the copy has
- * none. Only the output thread encodes, so the cache needs no lock; the
- * image's last reference frees it (one block). */
+ * Two copies per image: as the process (IMG_SELF, put_image_fields) and as
+ * a parent (IMG_PARENT, put_image_basics under process.parent). Rebuilt
+ * when the hash arrives or when a flat is wanted and the copy has none.
+ * Only the output thread encodes, so the cache needs no lock; the image's
+ * last reference frees it (one block per copy). */
+enum { IMG_SELF, IMG_PARENT };
 struct enc_field {
 	uint32_t id, len, off;
 };
@@ -456,14 +459,14 @@ struct img_enc {
 	struct enc_field f[]; /* nflat of them, then the JSON bytes, then the values */
 };
 
-static void put_image_cached(struct jw *w, struct proc_image *img)
+static void put_image_cached(struct jw *w, struct proc_image *img, int which)
 {
 	struct fsink *s = fsink;
 	struct fsink_w *sw = sink_of(w);
 	bool hash = img->sha256[0] != 0;
 	/* the copy starts with its separator: only after a member */
 	bool usable = w->need_comma[w->depth] && (!sw || sw == &s->ws[0]);
-	struct img_enc *c = img->enc_cache;
+	struct img_enc *c = img->enc_cache[which];
 	if (usable && c && c->hash == hash && (c->flat || !sw)) {
 		const char *json = (const char *)&c->f[c->nflat];
 		sb_put(w->sb, json, c->jlen);
@@ -477,7 +480,10 @@ static void put_image_cached(struct jw *w, struct proc_image *img)
 	}
 	size_t j0 = w->sb->len;
 	int n0 = sw ? s->fl->n : 0, p0 = sw ? s->pos : 0;
-	put_image_fields(w, img);
+	if (which == IMG_SELF)
+		put_image_fields(w, img);
+	else
+		put_image_basics(w, img);
 	if (!usable || w->sb->oom)
 		return;
 	uint32_t nf = sw ? (uint32_t)(s->fl->n - n0) : 0;
@@ -500,8 +506,8 @@ static void put_image_cached(struct jw *w, struct proc_image *img)
 		nc->f[i] = (struct enc_field){.id = f->name, .len = f->len, .off = off};
 		off += f->len;
 	}
-	free(img->enc_cache);
-	img->enc_cache = nc;
+	free(img->enc_cache[which]);
+	img->enc_cache[which] = nc;
 }
 
 static void put_process(struct jw *w, const struct vg_event *ev)
@@ -522,7 +528,7 @@ static void put_process(struct jw *w, const struct vg_event *ev)
 	jw_strn(w, "entity_id", eid, en);
 	jw_uint(w, "start_ns", t->start_ns);
 	if (img)
-		put_image_cached(w, (struct proc_image *)img);
+		put_image_cached(w, (struct proc_image *)img, IMG_SELF);
 	jw_obj_open(w, "tty");
 	if (img && img->tty)
 		jw_str(w, "name", img->tty);
@@ -530,7 +536,7 @@ static void put_process(struct jw *w, const struct vg_event *ev)
 	jw_obj_open(w, "parent");
 	jw_uint(w, "pid", t->ppid);
 	if (ev->parent)
-		put_image_basics(w, ev->parent);
+		put_image_cached(w, ev->parent, IMG_PARENT);
 	jw_obj_close(w);
 	jw_obj_open(w, "group_leader");
 	jw_uint(w, "pid", t->pgid);

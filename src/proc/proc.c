@@ -33,7 +33,8 @@ void img_put(struct proc_image *img)
 	free(img->nodename);
 	free(img->ld_preload);
 	free(img->ssh_connection);
-	free(img->enc_cache);
+	free(img->enc_cache[0]);
+	free(img->enc_cache[1]);
 	if (img->exe_fd >= 0)
 		close(img->exe_fd);
 	free(img);

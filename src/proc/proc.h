@@ -34,7 +34,7 @@ struct proc_image {
 	/* Filled by the output stage only (single thread). */
 	char sha256[65];
 	int exe_fd;          /* open file to hash, -1 when none */
-	void *enc_cache;     /* the JSON encoder's copy of this image's fields (one block) */
+	void *enc_cache[2];  /* the JSON encoder's copies of this image's fields (json.c) */
 };
 
 struct proc_entry {

@@ -268,6 +268,7 @@ static void test_image_cache(void **state)
 	f->dst.path = rb_str(&r, "/tmp/b");
 	struct proc_image *shared = image(&pc, 4300, "/usr/bin/mv", LIT("mv\0/tmp/a\0/tmp/b\0"), "/tmp",
 					  LIT("LD_PRELOAD=/x.so\0"));
+	struct proc_image *parent = image(&pc, 1000, "/usr/bin/bash", LIT("bash\0-c\0mv /tmp/a /tmp/b\0"), "/", NULL, 0);
 	struct strbuf want;
 	sb_init(&want);
 	for (int round = 0; round < 6; round++) {
@@ -277,21 +278,26 @@ static void test_image_cache(void **state)
 		fresh->img = image(&pc, 4300, "/usr/bin/mv", LIT("mv\0/tmp/a\0/tmp/b\0"), "/tmp",
 				   LIT("LD_PRELOAD=/x.so\0"));
 		memcpy(fresh->img->sha256, shared->sha256, sizeof(shared->sha256));
+		fresh->parent = image(&pc, 1000, "/usr/bin/bash", LIT("bash\0-c\0mv /tmp/a /tmp/b\0"), "/", NULL, 0);
 		sb_reset(&want);
 		vg_event_json(&want, fresh, &host);
 		vg_event_free(fresh);
 		struct vg_event *ev = event();
 		ev->img = img_get(shared);
+		ev->parent = img_get(parent);
 		encode(ev); /* JSON alone, then with a flat (check_flat): both from the copy after round 0 */
 		if (sb.len != want.len || memcmp(sb.buf, want.buf, sb.len))
 			fail_msg("round %d: cached encoding differs:\n%s\n%s", round, sb.buf, want.buf);
-		assert_non_null(shared->enc_cache);
+		assert_non_null(shared->enc_cache[0]);
+		assert_non_null(parent->enc_cache[1]);
 		vg_event_free(ev);
 	}
 	FIELD("process.hash.sha256", "\"0000000000000000000000000000000000000000000000000000000000000007\"");
 	FIELD("process.env_vars", "[\"LD_PRELOAD=/x.so\"]");
+	FIELD("process.parent.command_line", "\"bash -c mv /tmp/a /tmp/b\"");
 	sb_free(&want);
 	img_put(shared);
+	img_put(parent);
 }
 
 static void test_exec_no_image(void **state)
