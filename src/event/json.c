@@ -1041,9 +1041,11 @@ void vg_event_json_flat(struct strbuf *sb, const struct vg_event *ev, const stru
 		jw_obj_close(&w);
 	}
 	put_errno(&w, ev->rec.hdr.ret);
-	struct strbuf vsb;
+	/* the "vigil" object is written aside (put_specific writes to both
+	 * writers) into a per-thread buffer kept across events */
+	static __thread struct strbuf vsb;
 	struct jw v;
-	sb_init(&vsb);
+	sb_reset(&vsb);
 	jw_init(&v, &vsb);
 	if (sink)
 		sink->ws[1] = (struct fsink_w){.w = &v, .stack = {vg_field_child(VG_FIELD_ROOT, "vigil")}};
@@ -1061,8 +1063,12 @@ void vg_event_json_flat(struct strbuf *sb, const struct vg_event *ev, const stru
 		jw_str(&v, "nodename", ev->img->nodename);
 	jw_int(&v, "ret", ev->rec.hdr.ret);
 	jw_obj_close(&v);
-	(jw_raw)(&w, "vigil", vsb.buf ? vsb.buf : "{}"); /* its fields are in the sink already */
-	sb_free(&vsb);
+	if (vsb.buf && !vsb.oom) /* its fields are in the sink already */
+		jw_rawn(&w, "vigil", vsb.buf, vsb.len);
+	else
+		(jw_raw)(&w, "vigil", "{}");
+	if (vsb.cap > 1 << 16) /* an outsized event does not keep its buffer */
+		sb_free(&vsb);
 	jw_obj_close(&w);
 	sink_end(sink);
 }

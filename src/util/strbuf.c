@@ -320,3 +320,9 @@ void jw_raw(struct jw *w, const char *key, const char *json)
 	jw_key(w, key);
 	sb_puts(w->sb, json);
 }
+
+void jw_rawn(struct jw *w, const char *key, const char *json, size_t n)
+{
+	jw_key(w, key);
+	sb_put(w->sb, json, n);
+}

@@ -74,5 +74,6 @@ void jw_int(struct jw *w, const char *key, int64_t v);
 void jw_uint(struct jw *w, const char *key, uint64_t v);
 void jw_bool(struct jw *w, const char *key, bool v);
 void jw_raw(struct jw *w, const char *key, const char *json);
+void jw_rawn(struct jw *w, const char *key, const char *json, size_t n); /* n bytes of JSON text */
 
 #endif
