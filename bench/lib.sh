@@ -115,7 +115,8 @@ vigild_start() {
 	VIGILD_RUNDIR=$(mktemp -d "$scratch/vigild-run.XXXXXX")
 	VIGILD_LOG=$scratch/vigild.stderr
 	: >"$VIGILD_LOG"
-	"$VIGILD" --events-out "$events" --run-dir "$VIGILD_RUNDIR" </dev/null >"$scratch/vigild.stdout" 2>"$VIGILD_LOG" &
+	# shellcheck disable=SC2086 # VIGILD_ARGS is a list of options
+	"$VIGILD" --events-out "$events" --run-dir "$VIGILD_RUNDIR" ${VIGILD_ARGS:-} </dev/null >"$scratch/vigild.stdout" 2>"$VIGILD_LOG" &
 	VIGILD_PID=$!
 	for ((i = 0; i < READY_TIMEOUT * 10; i++)); do
 		if grep -q 'vigild: ready' "$VIGILD_LOG"; then

@@ -28,6 +28,7 @@ void config_defaults(struct vigil_config *c)
 	c->metrics_interval = 10;
 	c->hash_max_mb = 256;
 	c->module_fallback = true;
+	c->batch_scheduling = true;
 	c->store_flush_ms = 1000;
 	c->store_segment_mb = 64;
 	c->store_retention_mb = 1024;
@@ -246,6 +247,9 @@ int config_parse(struct vigil_config *out, const char *text, const char *name, c
 		} else if (!strcmp(key, "module_fallback")) {
 			if (parse_bool(val, &c.module_fallback))
 				FAIL("%s:%d: module_fallback: expected on or off, got '%s'", name, lineno, val);
+		} else if (!strcmp(key, "batch_scheduling")) {
+			if (parse_bool(val, &c.batch_scheduling))
+				FAIL("%s:%d: batch_scheduling: expected on or off, got '%s'", name, lineno, val);
 		} else if (!strncmp(key, "hook.", 5) || !strncmp(key, "rate.", 5)) {
 			int h = sensor_hook_by_name(key + 5);
 			if (h < 0)

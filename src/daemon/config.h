@@ -25,6 +25,7 @@ struct vigil_config {
 	unsigned metrics_interval;
 	unsigned hash_max_mb;
 	bool module_fallback;
+	bool batch_scheduling; /* event threads under SCHED_BATCH (see main.c) */
 	/* the event store (needs a restart to change) */
 	char *store_dir; /* NULL = the default, "" = no store */
 	unsigned store_flush_ms, store_segment_mb, store_retention_mb, store_retention_days;

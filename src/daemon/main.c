@@ -7,6 +7,8 @@
 #include <getopt.h>
 #include <malloc.h>
 #include <signal.h>
+#include <pthread.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -80,9 +82,25 @@ static void hash_exe(struct daemon *d, struct proc_image *img)
 	(void)d;
 }
 
+/* SCHED_BATCH for the calling thread (Linux scheduling calls act on
+ * threads): same weight, no wakeup preemption. Event processing comes in
+ * bursts that wake it while the processes making the events run; with the
+ * normal policy it preempted them (a file storm ran x1.28 slower, x1.18
+ * with SCHED_BATCH, x1.17 at nice 19 which would starve detection). */
+static void sched_batch_self(const struct daemon *d, const char *who)
+{
+	if (!d->cfg.batch_scheduling)
+		return;
+	struct sched_param sp = {.sched_priority = 0};
+	int e = pthread_setschedparam(pthread_self(), SCHED_BATCH, &sp);
+	if (e)
+		fprintf(stderr, "vigild: %s thread: SCHED_BATCH: %s (keeping the normal policy)\n", who, strerror(e));
+}
+
 static void *output_main(void *arg)
 {
 	struct daemon *d = arg;
+	sched_batch_self(d, "output");
 	struct strbuf sb;
 	sb_init(&sb);
 	/* the event's flat view, built while its JSON is written: the engine
@@ -539,6 +557,9 @@ int main(int argc, char **argv)
 		fprintf(stderr, "vigild: API socket unavailable; `vigil` cannot reach this daemon\n");
 	fprintf(stderr, "vigild: ready (%d programs attached, %d processes from /proc)\n",
 		sensor_attached(d->sensor), scanned);
+	/* after the responder's and the API's threads exist: they keep the
+	 * normal policy (exec permission answers must not wait) */
+	sched_batch_self(d, "sensor");
 
 	uint64_t last_rate = clock_ns(CLOCK_MONOTONIC), last_metrics = last_rate, last_sens = last_rate;
 	unsigned trim_tick = 0;
