@@ -121,6 +121,13 @@ $(BUILD)/fuzz/fuzz_codec: tests/fuzz/fuzz_codec.c $(FUZZ_CODEC_SRCS) $(wildcard 
 	$(CLANG) -g -O1 -std=gnu11 -Isrc -Ibpf -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
 		-fno-omit-frame-pointer -o $@ $< $(FUZZ_CODEC_SRCS) -lzstd -lpthread
 
+# the flattener (recorded JSON streams); seeds: real events
+$(BUILD)/fuzz/fuzz_flat: tests/fuzz/fuzz_flat.c $(FUZZ_SRCS) $(wildcard src/*/*.h) tests/unit/jsoncheck.h
+	@mkdir -p $(dir $@) $(BUILD)/fuzz/seeds/fuzz_flat
+	@split -l 1 -a 4 tests/unit/data/store_events.jsonl $(BUILD)/fuzz/seeds/fuzz_flat/ev
+	$(CLANG) -g -O1 -std=gnu11 -Isrc -Ibpf -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
+		-fno-omit-frame-pointer -o $@ $< $(FUZZ_SRCS)
+
 # the responder's inputs from outside: API request lines, the block list file
 FUZZ_RESPOND_SRCS := src/daemon/api_proto.c src/respond/blocklist.c src/util/strbuf.c
 $(BUILD)/fuzz/fuzz_respond: tests/fuzz/fuzz_respond.c $(FUZZ_RESPOND_SRCS) $(wildcard src/*/*.h)
