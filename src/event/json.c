@@ -168,7 +168,7 @@ static size_t fmt_u64(char *out, uint64_t v)
 
 static void put_num(struct jw *w, const char *key, const char *num, size_t n)
 {
-	jw_raw(w, key, num);
+	jw_rawn(w, key, num, n);
 	struct fsink_w *sw = sink_of(w);
 	if (sw)
 		sink_put(sw, key, num, n);
