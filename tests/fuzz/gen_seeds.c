@@ -173,7 +173,7 @@ int main(int argc, char **argv)
 	static const char conf[] =
 		"# every key\nevents_out = /var/log/vigil/events.json\nringbuf_mb = 32\nargv_max = 4096\n"
 		"env_max = 1024\nqueue_max = 65536\nmetrics_interval = 30\nhash_max_mb = 64\n"
-		"module_fallback = off\nhook.truncate = off\nrate.open = 1000\n"
+		"module_fallback = off\nbatch_scheduling = off\nhook.truncate = off\nrate.open = 1000\n"
 		"ignore_exe = /usr/sbin/backup-agent\nignore_cgroup = /system.slice/backup.service\n"
 		"ignore_path = /var/cache/\nwatch_path = /srv/\nsensitive = /etc/app/*.key\n";
 	save("fuzz_config", "all_keys.conf", conf, sizeof(conf) - 1);

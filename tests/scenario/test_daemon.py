@@ -280,3 +280,31 @@ def test_run_dir_and_socket_modes(vigild):
     assert stat.S_IMODE(lock.st_mode) == 0o600
     with open(os.path.join(vigild.run_dir, "vigild.lock")) as f:
         assert int(f.read().strip()) == vigild.proc.pid
+
+
+def _thread_policies(pid):
+    """{tid: scheduling policy} of every thread of pid (field 41 of stat)."""
+    out = {}
+    for tid in os.listdir(f"/proc/{pid}/task"):
+        with open(f"/proc/{pid}/task/{tid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        out[int(tid)] = int(fields[41 - 3])  # fields after "comm)" start at field 3
+    return out
+
+
+SCHED_OTHER, SCHED_BATCH = 0, 3
+
+
+def test_batch_scheduling(start_vigild):
+    # the event threads (the sensor's, which is the main thread, and the
+    # output thread) run under SCHED_BATCH; the API and responder threads,
+    # created before the switch, keep the normal policy
+    d = start_vigild()
+    pol = _thread_policies(d.proc.pid)
+    assert pol[d.proc.pid] == SCHED_BATCH, pol
+    assert sum(1 for p in pol.values() if p == SCHED_BATCH) >= 2, pol
+    assert any(p == SCHED_OTHER for p in pol.values()), pol
+    d.vigil("status")  # the API thread still answers
+    # batch_scheduling = off: every thread keeps the normal policy
+    d2 = start_vigild("metrics_interval = 2\nbatch_scheduling = off\n")
+    assert set(_thread_policies(d2.proc.pid).values()) == {SCHED_OTHER}

@@ -63,6 +63,7 @@ static void test_defaults(void **state)
 	assert_int_equal(c.metrics_interval, 10);
 	assert_int_equal(c.hash_max_mb, 256);
 	assert_true(c.module_fallback);
+	assert_true(c.batch_scheduling);
 	/* an empty file gives the defaults plus the default lists */
 	assert_int_equal(parse(&c, ""), 0);
 	assert_int_equal(c.ringbuf_mb, 8);
@@ -98,6 +99,7 @@ static void test_each_key(void **state)
 		"metrics_interval = 0\n"
 		"hash_max_mb = 4096\n"
 		"module_fallback = off\n"
+		"batch_scheduling = off\n"
 		"hook.exec = off\n"
 		"hook.dns = on\n"
 		"hook.signal = false\n"
@@ -113,6 +115,7 @@ static void test_each_key(void **state)
 	assert_int_equal(c.metrics_interval, 0);
 	assert_int_equal(c.hash_max_mb, 4096);
 	assert_false(c.module_fallback);
+	assert_false(c.batch_scheduling);
 	assert_true(c.hook_off[VG_HOOK_EXEC]);
 	assert_false(c.hook_off[VG_HOOK_DNS]);
 	assert_true(c.hook_off[VG_HOOK_SIGNAL]);
@@ -176,6 +179,7 @@ static void test_errors(void **state)
 	expect_error("metrics_interval = 3601", 1, "metrics_interval: ", "3600");
 	expect_error("hash_max_mb = 4097", 1, "hash_max_mb: ", "4096");
 	expect_error("module_fallback = maybe", 1, "module_fallback: ", "on or off, got 'maybe'");
+	expect_error("batch_scheduling = sometimes", 1, "batch_scheduling: ", "on or off, got 'sometimes'");
 	/* not numbers */
 	expect_error("env_max = ", 1, "env_max: ", "got ''");
 	expect_error("env_max = 12k", 1, "env_max: ", "got '12k'");
