@@ -455,6 +455,7 @@ static inline int add_field(struct parser *ps, uint32_t id, long off, size_t n)
 		return -1;
 	if (fl->n >= VG_FLAT_MAX) {
 		fl->arena_len = (size_t)off; /* keep what fits: later fields are the least useful */
+		fl->dropped++;
 		return 0;
 	}
 	fl->f[fl->n].name = id;
@@ -635,6 +636,7 @@ void vg_flat_begin(struct vg_flat *fl)
 {
 	fl->n = 0;
 	fl->arena_len = 0;
+	fl->dropped = 0;
 }
 
 void vg_flat_end(struct vg_flat *fl)
@@ -650,11 +652,15 @@ long vg_flat_reserve(struct vg_flat *fl, size_t len)
 
 void vg_flat_put(struct vg_flat *fl, uint32_t name, const char *val, size_t len)
 {
-	if (fl->n >= VG_FLAT_MAX)
+	if (fl->n >= VG_FLAT_MAX) {
+		fl->dropped++;
 		return;
+	}
 	long off = arena_reserve(fl, len);
-	if (off < 0)
+	if (off < 0) {
+		fl->dropped++;
 		return;
+	}
 	if (len)
 		memcpy(fl->arena + off, val, len);
 	fl->f[fl->n].name = name;

@@ -21,6 +21,7 @@ struct vg_flat {
 	struct vg_flat_field f[VG_FLAT_MAX];
 	char *arena;
 	size_t arena_len, arena_cap;
+	unsigned dropped; /* fields left out (past VG_FLAT_MAX, or no memory) since vg_flat_begin */
 };
 
 void vg_flat_init(struct vg_flat *fl);

@@ -480,11 +480,15 @@ static void put_image_cached(struct jw *w, struct proc_image *img, int which)
 	}
 	size_t j0 = w->sb->len;
 	int n0 = sw ? s->fl->n : 0, p0 = sw ? s->pos : 0;
+	unsigned d0 = sw ? s->fl->dropped : 0;
 	if (which == IMG_SELF)
 		put_image_fields(w, img);
 	else
 		put_image_basics(w, img);
-	if (!usable || w->sb->oom)
+	/* a copy must hold every field: one built while the flat was full (a
+	 * child with hundreds of args before its parent's fields) would leave
+	 * them out of every later event */
+	if (!usable || w->sb->oom || (sw && s->fl->dropped != d0))
 		return;
 	uint32_t nf = sw ? (uint32_t)(s->fl->n - n0) : 0;
 	size_t jlen = w->sb->len - j0, vlen = 0;

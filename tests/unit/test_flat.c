@@ -48,6 +48,11 @@ static void test_shapes(void **state)
 	assert_null(vg_flat_get(&fl, vg_field_id("a.zz"), NULL));
 	assert_int_equal(vg_field_find("a.c.d"), (int64_t)vg_field_id("a.c.d"));
 	assert_int_equal(vg_field_find("never.seen.field"), -1);
+	/* a bare value ends at any JSON whitespace, tab and CR included */
+	assert_int_equal(flat(&fl, "{\"t\":1\t,\"r\":true\r\n}"), 0);
+	assert_int_equal(fl.n, 2);
+	assert_string_equal(pair(&fl, 0), "t=1");
+	assert_string_equal(pair(&fl, 1), "r=true");
 	vg_flat_free(&fl);
 }
 

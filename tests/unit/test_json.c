@@ -300,6 +300,36 @@ static void test_image_cache(void **state)
 	img_put(parent);
 }
 
+/* A parent's fields cached while a child with hundreds of args filled the
+ * flat must not leave them out of its other children's flats. */
+static void test_image_cache_full_flat(void **state)
+{
+	struct proc_image *parent = image(&pc, 1000, "/usr/bin/bash", LIT("bash\0"), "/", NULL, 0);
+	static char many[700 * 3];
+	size_t n = 0;
+	for (int i = 0; i < 700; i++) {
+		many[n++] = 'a';
+		many[n++] = (char)('a' + i % 26);
+		many[n++] = 0;
+	}
+	struct vg_file *f = rb_init(&r, sizeof(*f), VG_EV_FILE_CREATE, VG_HOOK_OPEN);
+	fill_task(&f->h, 4400, "xargs");
+	f->target.path = rb_str(&r, "/tmp/x");
+	struct vg_event *big = event();
+	big->img = image(&pc, 4400, "/usr/bin/xargs", many, n, "/", NULL, 0);
+	big->parent = img_get(parent);
+	encode(big); /* the flat is full before the parent's fields */
+	vg_event_free(big);
+	fill_task(&f->h, 4401, "ls");
+	struct vg_event *small = event();
+	small->img = image(&pc, 4401, "/usr/bin/ls", LIT("ls\0"), "/", NULL, 0);
+	small->parent = img_get(parent);
+	encode(small); /* check_flat: the built flat is the parsed one */
+	FIELD("process.parent.executable", "\"/usr/bin/bash\"");
+	vg_event_free(small);
+	img_put(parent);
+}
+
 static void test_exec_no_image(void **state)
 {
 	/* an exec whose blobs are all absent and no image: still valid */
@@ -779,6 +809,7 @@ int main(void)
 		cmocka_unit_test(test_exec),
 		cmocka_unit_test(test_exec_no_image),
 		cmocka_unit_test(test_image_cache),
+		cmocka_unit_test(test_image_cache_full_flat),
 		cmocka_unit_test(test_file_rename_relative),
 		cmocka_unit_test(test_file_one_path),
 		cmocka_unit_test(test_connect_ipv4),
