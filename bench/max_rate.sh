@@ -47,7 +47,7 @@ done
 for r in $RATES; do [[ $r =~ ^[1-9][0-9]*$ ]] || die "bad rate '$r' in RATES"; done
 [[ -d $RATE_DIR && -w $RATE_DIR ]] || { log "RATE_DIR=$RATE_DIR not writable, using /tmp"; RATE_DIR=/tmp; }
 
-COMMAND="RATES=\"$RATES\" STEP_SECONDS=$STEP_SECONDS THREADS=$THREADS RATE_DIR=$RATE_DIR bench/max_rate.sh"
+COMMAND="${VIGILD_ARGS:+VIGILD_ARGS=\"$VIGILD_ARGS\" }RATES=\"$RATES\" STEP_SECONDS=$STEP_SECONDS THREADS=$THREADS RATE_DIR=$RATE_DIR bench/max_rate.sh"
 ((USE_VIGILD)) || COMMAND+=" --no-vigild"
 ((RECORD)) && COMMAND+=" --record"
 

@@ -13,7 +13,8 @@
 # Environment (defaults keep a full run under ~5 minutes on 2 cores):
 #   RUNS=5 EXEC_N=1000 FILE_N=10000 OPEN_N=100000 CONNECT_N=10000 MIXED_N=200
 #   WORKLOADS="exec file open connect mixed"   CONDITIONS="baseline vigild auditd"
-#   VIGILD=build/vigild   WORKLOAD=(default build/bench/workload, built if missing)
+#   VIGILD=build/vigild   VIGILD_ARGS= (extra vigild options, e.g. --no-store)
+#   WORKLOAD=(default build/bench/workload, built if missing)
 #   WORKLOAD_TIMEOUT=120 (s, per workload run)   READY_TIMEOUT=30   STOP_TIMEOUT=30
 #   AUDIT_BACKLOG=8192 (kernel audit backlog while the auditd column runs)
 set -u -o pipefail
@@ -70,7 +71,7 @@ count_for() {
 	esac
 }
 
-COMMAND="RUNS=$RUNS EXEC_N=$EXEC_N FILE_N=$FILE_N OPEN_N=$OPEN_N CONNECT_N=$CONNECT_N MIXED_N=$MIXED_N"
+COMMAND="${VIGILD_ARGS:+VIGILD_ARGS=\"$VIGILD_ARGS\" }RUNS=$RUNS EXEC_N=$EXEC_N FILE_N=$FILE_N OPEN_N=$OPEN_N CONNECT_N=$CONNECT_N MIXED_N=$MIXED_N"
 [[ $WORKLOADS != "exec file open connect mixed" ]] && COMMAND+=" WORKLOADS=\"$WORKLOADS\""
 [[ $CONDITIONS != "baseline vigild auditd" ]] && COMMAND+=" CONDITIONS=\"$CONDITIONS\""
 COMMAND+=" bench/run.sh$( ((RECORD)) && printf ' --record')"
