@@ -120,6 +120,18 @@ struct {
 	__type(value, __u8);
 } vg_ignore_path SEC(".maps");
 
+/* Exit handlers by x86-64 syscall number, tail-called from the raw sys_exit
+ * program (priv.bpf.c) on kernels where that program runs anyway (no
+ * module syscall tracepoints): the hot file syscalls then skip the perf
+ * syscall-tracepoint path, which costs more than the handlers themselves.
+ * Filled by the loader; empty elsewhere. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PROG_ARRAY);
+	__uint(max_entries, VG_EXIT_PROGS);
+	__type(key, __u32);
+	__type(value, __u32);
+} vg_exit_progs SEC(".maps");
+
 /* Paths whose opens for writing are reported (file hook). */
 struct {
 	__uint(type, BPF_MAP_TYPE_LPM_TRIE);

@@ -385,6 +385,31 @@ int vg_creat_exit(struct trace_event_raw_sys_exit *ctx)
 	return open_exit(ctx->ret, OPEN_SC_CREAT);
 }
 
+/* Twins of the hottest exit programs for the raw sys_exit dispatch (see
+ * vg_exit_progs): same bodies, the return value from the raw tracepoint.
+ * The loader uses one of each pair, never both. */
+#define RAW_TWIN(name) SEC("tp_btf/sys_exit") int BPF_PROG(name##_raw, struct pt_regs *regs, long ret)
+
+RAW_TWIN(vg_open_exit)
+{
+	return open_exit(ret, OPEN_SC_OPEN);
+}
+
+RAW_TWIN(vg_openat_exit)
+{
+	return open_exit(ret, OPEN_SC_OPENAT);
+}
+
+RAW_TWIN(vg_openat2_exit)
+{
+	return open_exit(ret, OPEN_SC_OPENAT2);
+}
+
+RAW_TWIN(vg_creat_exit)
+{
+	return open_exit(ret, OPEN_SC_CREAT);
+}
+
 /* ------------------------------------------------- shared record helpers */
 
 /* The helpers below that walk paths are global functions: the verifier
@@ -550,6 +575,24 @@ int vg_renameat2_exit(struct trace_event_raw_sys_exit *ctx)
 	return rename_exit(ctx->ret, (int)a.a[0], a.a[1], (int)a.a[2], a.a[3], a.a[4], s);
 }
 
+RAW_TWIN(vg_rename_exit)
+{
+	TAKE_ARGS(VG_HOOK_RENAME, a);
+	return rename_exit(ret, AT_FDCWD, a.a[0], AT_FDCWD, a.a[1], 0, s);
+}
+
+RAW_TWIN(vg_renameat_exit)
+{
+	TAKE_ARGS(VG_HOOK_RENAME, a);
+	return rename_exit(ret, (int)a.a[0], a.a[1], (int)a.a[2], a.a[3], 0, s);
+}
+
+RAW_TWIN(vg_renameat2_exit)
+{
+	TAKE_ARGS(VG_HOOK_RENAME, a);
+	return rename_exit(ret, (int)a.a[0], a.a[1], (int)a.a[2], a.a[3], a.a[4], s);
+}
+
 /* -------------------------------------------------------------- unlink */
 
 static __always_inline int unlink_exit(long ret, int dirfd, __u64 path, __u32 flags,
@@ -582,6 +625,24 @@ int vg_rmdir_exit(struct trace_event_raw_sys_exit *ctx)
 {
 	TAKE_ARGS(VG_HOOK_UNLINK, a);
 	return unlink_exit(ctx->ret, AT_FDCWD, a.a[0], AT_REMOVEDIR, s);
+}
+
+RAW_TWIN(vg_unlink_exit)
+{
+	TAKE_ARGS(VG_HOOK_UNLINK, a);
+	return unlink_exit(ret, AT_FDCWD, a.a[0], 0, s);
+}
+
+RAW_TWIN(vg_unlinkat_exit)
+{
+	TAKE_ARGS(VG_HOOK_UNLINK, a);
+	return unlink_exit(ret, (int)a.a[0], a.a[1], a.a[2], s);
+}
+
+RAW_TWIN(vg_rmdir_exit)
+{
+	TAKE_ARGS(VG_HOOK_UNLINK, a);
+	return unlink_exit(ret, AT_FDCWD, a.a[0], AT_REMOVEDIR, s);
 }
 
 /* --------------------------------------------------------------- chmod */

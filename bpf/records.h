@@ -16,6 +16,7 @@
 #define VG_NAME_MAX 256
 #define VG_DNS_PAYLOAD 256
 #define VG_PREFIX_MAX 128               /* longest filtered path prefix */
+#define VG_EXIT_PROGS 512               /* vg_exit_progs: x86-64 syscall numbers */
 
 /* One id per hook point: the unit of drop accounting, rate caps and
  * enable/disable. Keep vg_hook_names (src/sensor/hooks.c) in step. */

@@ -40,6 +40,13 @@ struct sensor {
 	struct btf *vmlinux;
 	const char *tracefs;
 	struct sensor_opts opts;
+	/* raw sys_exit dispatch (see vg_exit_progs in bpf/common.bpf.h): on
+	 * when the module fallback's raw sys_exit program runs anyway; the
+	 * tracepoint programs whose twins are in the table stay detached */
+	bool dispatch;
+	int fd_exit_progs;
+	struct bpf_program *held[16];
+	int nheld;
 };
 
 static void say(const struct sensor_opts *o, const char *fmt, ...)
@@ -158,6 +165,8 @@ static void choose_programs(struct sensor *s, struct bpf_object *obj, bool repor
 		}
 		if (s->opts.hook_off[info->hook])
 			load = false;
+		else if (info->exit_nr)
+			load = s->dispatch;
 		else if (info->fallback_for) {
 			load = !tracepoint_exists(s, info->fallback_for) && s->opts.module_fallback;
 			if (load && !reported[info->hook]) {
@@ -183,6 +192,62 @@ static void choose_programs(struct sensor *s, struct bpf_object *obj, bool repor
 	}
 }
 
+static bool held(const struct sensor *s, const struct bpf_program *p)
+{
+	for (int i = 0; i < s->nheld; i++)
+		if (s->held[i] == p)
+			return true;
+	return false;
+}
+
+/* Puts the loaded raw twins of obj into vg_exit_progs and holds back their
+ * tracepoint programs. The tracepoint programs are loaded all the same: if
+ * the dispatcher does not come up, they are attached after all
+ * (dispatch_check). */
+static void dispatch_fill(struct sensor *s, struct bpf_object *obj)
+{
+	struct bpf_program *p;
+	bpf_object__for_each_program(p, obj)
+	{
+		const struct sensor_prog_info *info = sensor_prog_lookup(bpf_program__name(p));
+		if (!info || !info->exit_nr || !bpf_program__autoload(p))
+			continue;
+		char twin[128];
+		snprintf(twin, sizeof(twin), "%.*s", (int)(strlen(info->name) - 4), info->name); /* - "_raw" */
+		struct bpf_program *tp = bpf_object__find_program_by_name(obj, twin);
+		__u32 key = (__u32)info->exit_nr;
+		int fd = bpf_program__fd(p);
+		if (!tp || !bpf_program__autoload(tp) || s->nheld >= (int)(sizeof(s->held) / sizeof(s->held[0])))
+			continue;
+		if (bpf_map_update_elem(s->fd_exit_progs, &key, &fd, BPF_ANY)) {
+			say(&s->opts, "raw sys_exit dispatch of %s unavailable (%s): it keeps its tracepoint", twin,
+			    strerror(errno));
+			continue;
+		}
+		s->held[s->nheld++] = tp;
+	}
+}
+
+/* After every domain is in: without the dispatcher (it failed to load or
+ * attach), the held tracepoint programs are attached after all. */
+static void dispatch_check(struct sensor *s)
+{
+	if (!s->nheld || s->hook_active[VG_HOOK_MODULE])
+		return;
+	say(&s->opts, "raw sys_exit dispatcher not running: file syscalls use their tracepoints");
+	int n = s->nheld;
+	s->nheld = 0;
+	for (__u32 k = 0; k < VG_EXIT_PROGS; k++)
+		bpf_map_delete_elem(s->fd_exit_progs, &k);
+	for (int i = 0; i < n && s->nlinks < MAX_LINKS; i++) {
+		struct bpf_link *l = bpf_program__attach(s->held[i]);
+		if (l)
+			s->links[s->nlinks++] = l;
+		else
+			say(&s->opts, "cannot attach %s: %s", bpf_program__name(s->held[i]), strerror(errno));
+	}
+}
+
 static int attach_all(struct sensor *s, struct bpf_object *obj)
 {
 	struct bpf_program *p;
@@ -191,6 +256,13 @@ static int attach_all(struct sensor *s, struct bpf_object *obj)
 		if (!bpf_program__autoload(p))
 			continue;
 		const struct sensor_prog_info *info = sensor_prog_lookup(bpf_program__name(p));
+		if (info && info->exit_nr)
+			continue; /* called through vg_exit_progs, never attached */
+		if (held(s, p)) {
+			if (info)
+				s->hook_active[info->hook] = true;
+			continue;
+		}
 		struct bpf_link *l = bpf_program__attach(p);
 		if (!l) {
 			say(&s->opts, "cannot attach %s (%s): %s; %s are incomplete",
@@ -245,6 +317,8 @@ static int load_domain(struct sensor *s, struct bpf_object *obj, const char *dom
 		return e;
 	}
 	s->objs[s->nobjs++] = obj;
+	if (s->dispatch)
+		dispatch_fill(s, obj);
 	return attach_all(s, obj);
 }
 
@@ -271,6 +345,11 @@ int sensor_open(struct sensor **out, const struct sensor_opts *opts, char *err, 
 
 	bool reported[VG_HOOK_MAX] = {0};
 	int e;
+#if defined(__x86_64__)
+	/* the twins' syscall numbers are x86-64's */
+	s->dispatch = s->opts.module_fallback && !s->opts.hook_off[VG_HOOK_MODULE] && s->vmlinux &&
+		      s->tracefs && !tracepoint_exists(s, "syscalls/sys_enter_init_module");
+#endif
 	s->process = vgskel_process__open();
 	if (!s->process) {
 		snprintf(err, errlen, "cannot open the process BPF object: %s", strerror(errno));
@@ -290,6 +369,7 @@ int sensor_open(struct sensor **out, const struct sensor_opts *opts, char *err, 
 	s->fd_ignore_path = MAP_FD(owner, "vg_ignore_path");
 	s->fd_watch_path = MAP_FD(owner, "vg_watch_path");
 	s->fd_sensitive = MAP_FD(owner, "vg_sensitive");
+	s->fd_exit_progs = MAP_FD(owner, "vg_exit_progs");
 	set_config(s, VG_CFG_SELF_TGID, getpid());
 	set_config(s, VG_CFG_ARGV_MAX, opts->argv_max);
 	set_config(s, VG_CFG_ENV_MAX, opts->env_max);
@@ -306,6 +386,10 @@ int sensor_open(struct sensor **out, const struct sensor_opts *opts, char *err, 
 	if (s->priv && load_domain(s, s->priv->obj, "priv", reported, derr, sizeof(derr)))
 		say(&s->opts, "%s; privilege events are not recorded", derr);
 
+	dispatch_check(s);
+	if (s->nheld)
+		say(&s->opts, "%d file syscall exits (open, rename, unlink families) are dispatched from the raw "
+			      "sys_exit program instead of their tracepoints", s->nheld);
 	/* only needed for probing: give its megabytes back */
 	btf__free(s->vmlinux);
 	s->vmlinux = NULL;

@@ -442,3 +442,42 @@ def test_ignore_path_runtime(vigild, tmp):
     # removed: recorded again
     out3, _ = run_helper("file_ops", prefix)
     _check_file_ops(vigild, out3)
+
+
+DISPATCH_LINE = "dispatched from the raw sys_exit program"
+
+
+@pytest.mark.parametrize("mode", ["default", "tracepoints"])
+def test_exit_dispatch_modes(start_vigild, tmp, mode):
+    # On a kernel without module syscall tracepoints the raw sys_exit
+    # program runs for every syscall anyway, so the hot file exits are
+    # tail-called from it; with module_fallback = off they use their
+    # tracepoints. Both must record the same events.
+    conf = "metrics_interval = 2\n" + ("module_fallback = off\n" if mode == "tracepoints" else "")
+    d = start_vigild(conf)
+    lacks = "kernel lacks tracepoint syscalls/sys_enter_init_module" in d.stderr_text()
+    if mode == "tracepoints":
+        assert DISPATCH_LINE not in d.stderr_text()
+    elif lacks and os.uname().machine == "x86_64":
+        assert DISPATCH_LINE in d.stderr_text()
+    a, b = os.path.join(tmp, "a"), os.path.join(tmp, "b")
+    with open(a, "w"):
+        pass
+    d.wait_for(mine("file_create", a), timeout=T, what="file_create")
+    dfd = os.open(tmp, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.rename("a", "b", src_dir_fd=dfd, dst_dir_fd=dfd)  # renameat
+        ev = d.wait_for(mine("file_rename", b), timeout=T, what="renameat")
+        assert get(ev, "vigil.file.old_path") == a
+        os.unlink("b", dir_fd=dfd)  # unlinkat
+        d.wait_for(mine("file_delete", b), timeout=T, what="unlinkat")
+    finally:
+        os.close(dfd)
+    sub = os.path.join(tmp, "sub")
+    os.mkdir(sub)
+    os.rmdir(sub)
+    d.wait_for(mine("file_delete", sub), timeout=T, what="rmdir")
+    with pytest.raises(FileNotFoundError):
+        os.unlink(os.path.join(tmp, "missing"))
+    ev = d.wait_for(mine("file_delete", os.path.join(tmp, "missing")), timeout=T, what="failed unlink")
+    assert get(ev, "error.code") == "ENOENT"
