@@ -17,6 +17,9 @@
 #   WORKLOAD=(default build/bench/workload, built if missing)
 #   WORKLOAD_TIMEOUT=120 (s, per workload run)   READY_TIMEOUT=30   STOP_TIMEOUT=30
 #   AUDIT_BACKLOG=8192 (kernel audit backlog while the auditd column runs)
+#   VIGILD_STOPPED=1: stop vigild (SIGSTOP) once it is ready, so the vigild
+#     column measures the kernel side alone (eBPF programs, tracepoint
+#     dispatch); records past the ring buffer's size are dropped (counted)
 set -u -o pipefail
 
 # shellcheck source=bench/lib.sh
@@ -45,6 +48,7 @@ WORKLOADS=${WORKLOADS:-exec file open connect mixed}
 CONDITIONS=${CONDITIONS:-baseline vigild auditd}
 WORKLOAD_TIMEOUT=${WORKLOAD_TIMEOUT:-120}
 AUDIT_BACKLOG=${AUDIT_BACKLOG:-8192}
+VIGILD_STOPPED=${VIGILD_STOPPED:-0}
 AUDIT_KEY=vigilbench
 # shellcheck disable=SC2054 # the commas belong to auditctl
 AUDIT_RULE=(-a always,exit -F arch=b64 -S execve,execveat,openat,connect,rename,renameat,renameat2,unlink,unlinkat,chmod,fchmodat -k "$AUDIT_KEY")
@@ -71,7 +75,10 @@ count_for() {
 	esac
 }
 
-COMMAND="${VIGILD_ARGS:+VIGILD_ARGS=\"$VIGILD_ARGS\" }RUNS=$RUNS EXEC_N=$EXEC_N FILE_N=$FILE_N OPEN_N=$OPEN_N CONNECT_N=$CONNECT_N MIXED_N=$MIXED_N"
+[[ $VIGILD_STOPPED == [01] ]] || die "VIGILD_STOPPED must be 0 or 1 (got '$VIGILD_STOPPED')"
+STOPPED_PREFIX=
+((VIGILD_STOPPED)) && STOPPED_PREFIX="VIGILD_STOPPED=1 "
+COMMAND="${VIGILD_ARGS:+VIGILD_ARGS=\"$VIGILD_ARGS\" }${STOPPED_PREFIX}RUNS=$RUNS EXEC_N=$EXEC_N FILE_N=$FILE_N OPEN_N=$OPEN_N CONNECT_N=$CONNECT_N MIXED_N=$MIXED_N"
 [[ $WORKLOADS != "exec file open connect mixed" ]] && COMMAND+=" WORKLOADS=\"$WORKLOADS\""
 [[ $CONDITIONS != "baseline vigild auditd" ]] && COMMAND+=" CONDITIONS=\"$CONDITIONS\""
 COMMAND+=" bench/run.sh$( ((RECORD)) && printf ' --record')"
@@ -270,7 +277,7 @@ run_one() {
 	ops=$(sed -n 's/.*"ops_per_sec":\([0-9.]*\).*/\1/p' <<<"$out")
 	[[ -n $secs && -n $ops ]] || { log "  $cond/$w: unparsable output: $out"; return 1; }
 	case $cond in
-	vigild) settle "$@" ;;
+	vigild) ((VIGILD_STOPPED)) || settle "$@" ;;
 	auditd) audit_settle ;;
 	esac
 	t1=$(cpu_ticks "$@")
@@ -295,6 +302,7 @@ for ((r = 1; r <= RUNS; r++)); do
 				continue
 			fi
 			pids=("$VIGILD_PID")
+			((VIGILD_STOPPED)) && kill -STOP "$VIGILD_PID"
 			;;
 		auditd)
 			if ! audit_start; then
@@ -315,7 +323,10 @@ for ((r = 1; r <= RUNS; r++)); do
 			fi
 		done
 		case $c in
-		vigild) vigild_stop || log "warning: vigild did not stop cleanly in round $r" ;;
+		vigild)
+			((VIGILD_STOPPED)) && kill -CONT "$VIGILD_PID"
+			vigild_stop || log "warning: vigild did not stop cleanly in round $r"
+			;;
 		auditd) audit_stop ;;
 		esac
 	done
@@ -372,6 +383,7 @@ table() {
 	printf '\n'
 	printf 'Median of %s runs per cell, wall seconds for one workload run; ×base = median / baseline median (1.00 = no overhead).\n' "$RUNS"
 	printf 'CPU ms = CPU time used by the sensor itself (vigild; auditd + kauditd) from the start of a run until it was idle again.\n'
+	((VIGILD_STOPPED)) && printf 'VIGILD_STOPPED=1: vigild was stopped (SIGSTOP) once ready, so its column is the kernel side alone (eBPF programs and tracepoint dispatch, no consumer).\n'
 	for c in $CONDITIONS; do
 		[[ -n ${SKIP[$c]:-} ]] && printf '\n**%s column skipped:** %s\n' "$c" "${SKIP[$c]}"
 	done

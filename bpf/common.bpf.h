@@ -255,12 +255,12 @@ static __always_inline __u32 vg_pid_nr(struct pid *pid)
 static __always_inline void vg_fill_task(struct vg_task_ctx *c)
 {
 	struct task_struct *t = bpf_get_current_task_btf();
-	__u64 id = bpf_get_current_pid_tgid();
-	c->pid = id >> 32;
-	c->tid = (__u32)id;
+	c->pid = t->tgid;
+	c->tid = t->pid;
 	struct task_struct *leader = t->group_leader;
 	c->start_ns = leader->start_boottime;
-	c->cgroup_id = bpf_get_current_cgroup_id();
+	/* the helper's own walk, as plain loads */
+	c->cgroup_id = t->cgroups->dfl_cgrp->kn->id;
 	c->ppid = t->real_parent->tgid;
 	struct signal_struct *sig = t->signal;
 	c->pgid = sig->pids[PIDTYPE_PGID]->numbers[0].nr;
@@ -283,7 +283,9 @@ static __always_inline void vg_fill_task(struct vg_task_ctx *c)
 	c->gid = cr->gid.val;
 	c->egid = cr->egid.val;
 	c->auid = t->loginuid.val;
-	bpf_get_current_comm(c->comm, sizeof(c->comm));
+	/* two plain loads instead of a helper call (~25 ns a record); the
+	 * kernel keeps comm NUL-padded to its 16 bytes, as the helper copies it */
+	__builtin_memcpy(c->comm, t->comm, sizeof(c->comm));
 }
 
 static __always_inline void vg_fill_hdr(struct vg_hdr *h, __u16 type, __u16 hook)
