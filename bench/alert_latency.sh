@@ -25,14 +25,7 @@ set -u -o pipefail
 # shellcheck source=bench/lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-RECORD=0
-for a in "$@"; do
-	case $a in
-	--record) RECORD=1 ;;
-	-h | --help) sed -n '2,/^set -u/p' "${BASH_SOURCE[0]}" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
-	*) log "unknown argument: $a"; exit 2 ;;
-	esac
-done
+parse_record_args "$@"
 
 MIXED_SECONDS=${MIXED_SECONDS:-20}
 THREADS=${THREADS:-2}
@@ -42,9 +35,7 @@ EVENTS_OUT=${EVENTS_OUT:-/dev/null}
 VIGILD_NICE=${VIGILD_NICE:-0}
 [[ $VIGILD_NICE =~ ^-?[0-9]+$ ]] || die "VIGILD_NICE must be an integer (got '$VIGILD_NICE')"
 [[ $GENERATED_RULES =~ ^[0-9]+$ ]] || die "GENERATED_RULES must be a number (got '$GENERATED_RULES')"
-for v in MIXED_SECONDS THREADS READY_TIMEOUT STOP_TIMEOUT; do
-	[[ ${!v} =~ ^[1-9][0-9]*$ ]] || die "$v must be a positive integer (got '${!v}')"
-done
+require_positive MIXED_SECONDS THREADS READY_TIMEOUT STOP_TIMEOUT
 ((EUID == 0)) || die "needs root (vigild loads eBPF programs)"
 
 SCRATCH=$(mktemp -d /tmp/vigil-alert-latency.XXXXXX)

@@ -30,14 +30,7 @@ set -u -o pipefail
 # shellcheck source=bench/lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-RECORD=0
-for a in "$@"; do
-	case $a in
-	--record) RECORD=1 ;;
-	-h | --help) sed -n '2,/^set -u/p' "${BASH_SOURCE[0]}" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
-	*) die "unknown argument: $a" ;;
-	esac
-done
+parse_record_args "$@"
 
 RUNS=${RUNS:-5}
 EXEC_N=${EXEC_N:-2000}
@@ -48,9 +41,7 @@ WORKLOADS=${WORKLOADS:-exec fresh}
 WORKLOAD_TIMEOUT=${WORKLOAD_TIMEOUT:-120}
 VIGIL=${VIGIL:-$(dirname "$VIGILD")/vigil}
 WORKLOAD=${WORKLOAD:-$(dirname "$VIGILD")/bench/workload}
-for v in RUNS EXEC_N FRESH_N NBLOCKS WORKLOAD_TIMEOUT; do
-	[[ ${!v} =~ ^[1-9][0-9]*$ ]] || die "$v must be a positive integer (got '${!v}')"
-done
+require_positive RUNS EXEC_N FRESH_N NBLOCKS WORKLOAD_TIMEOUT
 ((EUID == 0)) || die "needs root (vigild, fanotify)"
 [[ -x $VIGILD ]] || die "$VIGILD is not built"
 [[ -x $VIGIL ]] || die "$VIGIL is not built"

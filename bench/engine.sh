@@ -10,10 +10,11 @@
 set -u -o pipefail
 # shellcheck source=bench/lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
-RECORD=0
-[[ ${1:-} == --record ]] && RECORD=1
+parse_record_args "$@"
 RUNS=${RUNS:-5}
 EVENTS=${EVENTS:-1000000}
+require_positive RUNS EVENTS
+[[ -z ${INPUT:-} || -r $INPUT ]] || die "INPUT: cannot read '$INPUT'"
 EB=$(dirname "$VIGILD")/bench/engine_bench
 [[ -x $EB ]] || die "$EB is not built (run 'make')"
 check_quiet

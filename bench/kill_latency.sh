@@ -23,20 +23,11 @@ set -u -o pipefail
 # shellcheck source=bench/lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-RECORD=0
-for a in "$@"; do
-	case $a in
-	--record) RECORD=1 ;;
-	-h | --help) sed -n '2,/^set -u/p' "${BASH_SOURCE[0]}" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
-	*) log "unknown argument: $a"; exit 2 ;;
-	esac
-done
+parse_record_args "$@"
 SHELLS=${SHELLS:-200}
 MIXED_SECONDS=${MIXED_SECONDS:-30}
 THREADS=${THREADS:-2}
-for v in SHELLS MIXED_SECONDS THREADS READY_TIMEOUT STOP_TIMEOUT; do
-	[[ ${!v} =~ ^[1-9][0-9]*$ ]] || die "$v must be a positive integer (got '${!v}')"
-done
+require_positive SHELLS MIXED_SECONDS THREADS READY_TIMEOUT STOP_TIMEOUT
 ((EUID == 0)) || die "needs root (vigild loads eBPF programs)"
 KL=$(dirname "$VIGILD")/bench/kill_latency
 [[ -x $KL ]] || die "$KL is not built (run 'make')"

@@ -25,6 +25,31 @@ check_quiet() {
 }
 die() { log "error: $*"; exit 1; }
 
+# usage: the calling script's header comment (line 2 up to `set -u`)
+usage() { sed -n '2,/^set -u/p' "${BASH_SOURCE[-1]}" | sed '$d; s/^# \{0,1\}//'; }
+
+# parse_record_args "$@": --record sets RECORD=1, -h/--help prints usage;
+# anything else is an error (exit 2)
+parse_record_args() {
+	RECORD=0
+	local a
+	for a in "$@"; do
+		case $a in
+		--record) RECORD=1 ;;
+		-h | --help) usage; exit 0 ;;
+		*) log "unknown argument: $a"; usage >&2; exit 2 ;;
+		esac
+	done
+}
+
+# require_positive VAR...: each variable must hold a positive integer
+require_positive() {
+	local v
+	for v in "$@"; do
+		[[ ${!v} =~ ^[1-9][0-9]*$ ]] || die "$v must be a positive integer (got '${!v}')"
+	done
+}
+
 # seconds since the epoch with microseconds (bash 5 EPOCHREALTIME)
 now() { printf '%s' "${EPOCHREALTIME/,/.}"; }
 

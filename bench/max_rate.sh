@@ -21,7 +21,6 @@ set -u -o pipefail
 # shellcheck source=bench/lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-usage() { sed -n '2,/^set -u/p' "${BASH_SOURCE[0]}" | sed '$d; s/^# \{0,1\}//'; }
 
 USE_VIGILD=1
 RECORD=0
@@ -40,9 +39,7 @@ THREADS=${THREADS:-2}
 RATE_DIR=${RATE_DIR:-/dev/shm}
 EVENTS_DIR=${EVENTS_DIR:-/var/tmp}
 METRICS_WAIT=${METRICS_WAIT:-15}
-for v in STEP_SECONDS THREADS METRICS_WAIT READY_TIMEOUT STOP_TIMEOUT; do
-	[[ ${!v} =~ ^[1-9][0-9]*$ ]] || die "$v must be a positive integer (got '${!v}')"
-done
+require_positive STEP_SECONDS THREADS METRICS_WAIT READY_TIMEOUT STOP_TIMEOUT
 ((STEP_SECONDS <= 600)) || die "STEP_SECONDS must be <= 600"
 for r in $RATES; do [[ $r =~ ^[1-9][0-9]*$ ]] || die "bad rate '$r' in RATES"; done
 [[ -d $RATE_DIR && -w $RATE_DIR ]] || { log "RATE_DIR=$RATE_DIR not writable, using /tmp"; RATE_DIR=/tmp; }

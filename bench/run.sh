@@ -25,18 +25,8 @@ set -u -o pipefail
 # shellcheck source=bench/lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-usage() {
-	sed -n '2,/^set -u/p' "${BASH_SOURCE[0]}" | sed '$d; s/^# \{0,1\}//'
-}
 
-RECORD=0
-for a in "$@"; do
-	case $a in
-	--record) RECORD=1 ;;
-	-h | --help) usage; exit 0 ;;
-	*) log "unknown argument: $a"; usage >&2; exit 2 ;;
-	esac
-done
+parse_record_args "$@"
 
 RUNS=${RUNS:-5}
 EXEC_N=${EXEC_N:-1000}
@@ -53,9 +43,7 @@ AUDIT_KEY=vigilbench
 # shellcheck disable=SC2054 # the commas belong to auditctl
 AUDIT_RULE=(-a always,exit -F arch=b64 -S execve,execveat,openat,connect,rename,renameat,renameat2,unlink,unlinkat,chmod,fchmodat -k "$AUDIT_KEY")
 
-for v in RUNS EXEC_N FILE_N OPEN_N CONNECT_N MIXED_N WORKLOAD_TIMEOUT READY_TIMEOUT STOP_TIMEOUT AUDIT_BACKLOG; do
-	[[ ${!v} =~ ^[1-9][0-9]*$ ]] || die "$v must be a positive integer (got '${!v}')"
-done
+require_positive RUNS EXEC_N FILE_N OPEN_N CONNECT_N MIXED_N WORKLOAD_TIMEOUT READY_TIMEOUT STOP_TIMEOUT AUDIT_BACKLOG
 ((RUNS <= 100)) || die "RUNS must be <= 100"
 for w in $WORKLOADS; do
 	case $w in exec | file | open | connect | mixed) ;; *) die "unknown workload '$w' in WORKLOADS" ;; esac

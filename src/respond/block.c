@@ -1031,22 +1031,6 @@ static const char *mode_name(const struct blocker *b)
 	return b->fanotify ? "fanotify" : "ebpf";
 }
 
-/* Puts an unlinked entry back (at the end: order in the file does not matter). */
-static void relink(struct blocklist *l, struct block_entry *e)
-{
-	e->next = NULL;
-	if (l->tail)
-		l->tail->next = e;
-	else
-		l->head = e;
-	l->tail = e;
-	l->n++;
-	if (e->kind == BLOCK_HASH)
-		l->nhash++;
-	else
-		l->npath++;
-}
-
 static void revert(struct blocklist *l, bool add, struct block_entry **touched, int n)
 {
 	for (int i = n - 1; i >= 0; i--) {
@@ -1056,7 +1040,7 @@ static void revert(struct blocklist *l, bool add, struct block_entry **touched, 
 			blocklist_unlink(l, touched[i]);
 			block_entry_free(touched[i]);
 		} else {
-			relink(l, touched[i]);
+			blocklist_link(l, touched[i]); /* at the end: order in the file does not matter */
 		}
 		touched[i] = NULL;
 	}

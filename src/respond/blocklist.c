@@ -133,17 +133,23 @@ struct block_entry *blocklist_add(struct blocklist *l, int kind, const char *val
 	if (kind == BLOCK_HASH)
 		memcpy(e->sha, sha, 32);
 	e->added = added;
+	blocklist_link(l, e);
+	return e;
+}
+
+void blocklist_link(struct blocklist *l, struct block_entry *e)
+{
+	e->next = NULL;
 	if (l->tail)
 		l->tail->next = e;
 	else
 		l->head = e;
 	l->tail = e;
 	l->n++;
-	if (kind == BLOCK_HASH)
+	if (e->kind == BLOCK_HASH)
 		l->nhash++;
 	else
 		l->npath++;
-	return e;
 }
 
 void blocklist_unlink(struct blocklist *l, struct block_entry *e)

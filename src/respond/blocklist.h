@@ -39,6 +39,8 @@ struct block_entry *blocklist_add(struct blocklist *l, int kind, const char *val
 /* Unlinks (does not free) the entry; the caller frees it when no reader
  * can hold it any more. */
 void blocklist_unlink(struct blocklist *l, struct block_entry *e);
+/* Appends an entry (a new one, or one unlinked before). */
+void blocklist_link(struct blocklist *l, struct block_entry *e);
 void block_entry_free(struct block_entry *e);
 
 /* Reads path (a missing file is an empty list). A malformed line fails

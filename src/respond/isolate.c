@@ -1168,19 +1168,79 @@ static int cmd_isolate(struct respond_req *q, struct target *t, char *err, size_
 	return done_ent(q, "isolate", "isolated", t, e);
 }
 
-/* Undoes one isolation; the entry may be dropped (e is invalid after). */
-static void release_ent(struct responder *r, struct iso_ent *e)
+/* Undoes one isolation; the entry may be dropped (e is invalid after).
+ * Cannot fail (why: unused, for undo_all). */
+static int release_ent(struct responder *r, struct iso_ent *e, char *why, size_t cap)
 {
+	(void)why;
+	(void)cap;
 	char name[64];
 	iso_pin_name(e, name, sizeof(name));
 	detach_pins(r->iso, name);
 	e->isolated_ns = 0;
 	if (e->frozen_ns)
-		return;
+		return 0;
 	if (e->kind == ISO_PID)
 		pid_cgroup_leave(r, e);
 	else
 		drop_ent(r->iso, e);
+	return 0;
+}
+
+/* "release all" / "thaw all": undoes one state (isolated or frozen) on
+ * every entry that has it, listing each in the reply and the record's
+ * detail. undo may drop the entry it is given. */
+struct undo_kind {
+	const char *action, *done, *would, *none;
+	bool frozen; /* the state: frozen_ns, else isolated_ns */
+	int (*undo)(struct responder *r, struct iso_ent *e, char *why, size_t cap);
+};
+
+static int undo_all(struct respond_req *q, const struct target *t, const struct undo_kind *k)
+{
+	struct responder *r = q->r;
+	struct isolator *iso = r->iso;
+	char why[600];
+	struct strbuf d;
+	sb_init(&d);
+	struct jw w;
+	jw_init(&w, &d);
+	jw_obj_open(&w, NULL);
+	jw_arr_open(&w, k->done);
+	int n = 0, bad = 0;
+	for (size_t i = 0; i < iso->n;) {
+		struct iso_ent *e = &iso->e[i];
+		if (!(k->frozen ? e->frozen_ns : e->isolated_ns)) {
+			i++;
+			continue;
+		}
+		char what[ISO_PATH_MAX + 32];
+		describe(e, what, sizeof(what));
+		jw_str(&w, NULL, what);
+		sb_printf(q->out, "%s %s\n", q->dry_run ? k->would : k->done, what);
+		n++;
+		if (q->dry_run) {
+			i++;
+			continue;
+		}
+		size_t before = iso->n;
+		bad += k->undo(r, e, why, sizeof(why)) != 0;
+		if (iso->n == before)
+			i++;
+	}
+	jw_arr_close(&w);
+	jw_obj_close(&w);
+	if (!q->dry_run) {
+		save(r);
+		cleanup_unused(r);
+	}
+	if (!n)
+		sb_printf(q->out, "%s\n", k->none);
+	char result[80];
+	sfmt(result, sizeof(result), "failed: not every cgroup %s", k->done);
+	respond_log(q, k->action, t->text, q->dry_run ? "dry-run" : bad ? result : "ok", d.oom ? NULL : d.buf);
+	sb_free(&d);
+	return 0;
 }
 
 static int cmd_release(struct respond_req *q, struct target *t, char *err, size_t errlen)
@@ -1188,44 +1248,9 @@ static int cmd_release(struct respond_req *q, struct target *t, char *err, size_
 	struct responder *r = q->r;
 	struct isolator *iso = r->iso;
 	if (t->kind == T_ALL) {
-		struct strbuf d;
-		sb_init(&d);
-		struct jw w;
-		jw_init(&w, &d);
-		jw_obj_open(&w, NULL);
-		jw_arr_open(&w, "released");
-		int n = 0;
-		for (size_t i = 0; i < iso->n;) {
-			struct iso_ent *e = &iso->e[i];
-			if (!e->isolated_ns) {
-				i++;
-				continue;
-			}
-			char what[ISO_PATH_MAX + 32];
-			describe(e, what, sizeof(what));
-			jw_str(&w, NULL, what);
-			sb_printf(q->out, "%s %s\n", q->dry_run ? "would release" : "released", what);
-			n++;
-			if (q->dry_run) {
-				i++;
-				continue;
-			}
-			size_t before = iso->n;
-			release_ent(r, e);
-			if (iso->n == before)
-				i++;
-		}
-		jw_arr_close(&w);
-		jw_obj_close(&w);
-		if (!q->dry_run) {
-			save(r);
-			cleanup_unused(r);
-		}
-		if (!n)
-			sb_puts(q->out, "nothing was isolated\n");
-		respond_log(q, "release", t->text, q->dry_run ? "dry-run" : "ok", d.oom ? NULL : d.buf);
-		sb_free(&d);
-		return 0;
+		static const struct undo_kind all = {"release", "released", "would release", "nothing was isolated",
+						     false, release_ent};
+		return undo_all(q, t, &all);
 	}
 	struct iso_ent *e = t->kind == T_HOST ? find_ent(iso, ISO_HOST, 0, NULL)
 			    : t->kind == T_PID ? find_ent(iso, ISO_PID, t->pid, NULL)
@@ -1237,7 +1262,7 @@ static int cmd_release(struct respond_req *q, struct target *t, char *err, size_
 		respond_log(q, "release", t->text, "dry-run", NULL);
 		return 0;
 	}
-	release_ent(r, e);
+	release_ent(r, e, NULL, 0);
 	save(r);
 	cleanup_unused(r);
 	sb_printf(q->out, "released %s\n", t->text);
@@ -1328,45 +1353,8 @@ static int cmd_thaw(struct respond_req *q, struct target *t, char *err, size_t e
 	struct isolator *iso = r->iso;
 	char why[600];
 	if (t->kind == T_ALL) {
-		struct strbuf d;
-		sb_init(&d);
-		struct jw w;
-		jw_init(&w, &d);
-		jw_obj_open(&w, NULL);
-		jw_arr_open(&w, "thawed");
-		int n = 0, bad = 0;
-		for (size_t i = 0; i < iso->n;) {
-			struct iso_ent *e = &iso->e[i];
-			if (!e->frozen_ns) {
-				i++;
-				continue;
-			}
-			char what[ISO_PATH_MAX + 32];
-			describe(e, what, sizeof(what));
-			jw_str(&w, NULL, what);
-			sb_printf(q->out, "%s %s\n", q->dry_run ? "would thaw" : "thawed", what);
-			n++;
-			if (q->dry_run) {
-				i++;
-				continue;
-			}
-			size_t before = iso->n;
-			bad += thaw_ent(r, e, why, sizeof(why)) != 0;
-			if (iso->n == before)
-				i++;
-		}
-		jw_arr_close(&w);
-		jw_obj_close(&w);
-		if (!q->dry_run) {
-			save(r);
-			cleanup_unused(r);
-		}
-		if (!n)
-			sb_puts(q->out, "nothing was frozen\n");
-		respond_log(q, "thaw", t->text, q->dry_run ? "dry-run" : bad ? "failed: not every cgroup thawed" : "ok",
-			    d.oom ? NULL : d.buf);
-		sb_free(&d);
-		return 0;
+		static const struct undo_kind all = {"thaw", "thawed", "would thaw", "nothing was frozen", true, thaw_ent};
+		return undo_all(q, t, &all);
 	}
 	if (t->kind == T_HOST)
 		return fail(q, "thaw", t, "refused", "the host is never frozen", err, errlen);

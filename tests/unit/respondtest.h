@@ -1,5 +1,6 @@
-/* Runs one responder command in a unit test, as the core would: argv from
- * the NULL-terminated words, the reply text in out, the error in err. */
+/* Helpers for the responder's unit tests: respond_cmd runs one command as
+ * the core would (argv from the NULL-terminated words, the reply text in
+ * out, the error in err); record_cb keeps the last audit record. */
 #ifndef VIGIL_TEST_RESPONDTEST_H
 #define VIGIL_TEST_RESPONDTEST_H
 #include <stdarg.h>
@@ -28,6 +29,17 @@ static inline int respond_cmd(respond_cmd_fn fn, struct responder *r, bool dry, 
 	snprintf(out, outcap, "%.*s", (int)sb.len, sb.buf ? sb.buf : "");
 	sb_free(&sb);
 	return rc;
+}
+
+/* The last record the responder logged, and how many it logged. */
+static char last_rec[8192];
+static int nrec;
+
+static inline void record_cb(void *ctx, const struct respond_record *rec)
+{
+	(void)ctx;
+	snprintf(last_rec, sizeof(last_rec), "%.*s", (int)rec->len, rec->json);
+	nrec++;
 }
 
 #endif

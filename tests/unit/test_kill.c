@@ -28,19 +28,11 @@ int kill_parse_target(const char *s, pid_t *pid, uint64_t *start_ns);
 int kill_parse_signal(const char *s);
 
 static struct responder R;
-static char last_rec[8192];
-static int nrec;
-
-static void record(void *ctx, const struct respond_record *rec)
-{
-	snprintf(last_rec, sizeof(last_rec), "%.*s", (int)rec->len, rec->json);
-	nrec++;
-}
 
 static int setup(void **s)
 {
 	memset(&R, 0, sizeof(R));
-	R.record = record;
+	R.record = record_cb;
 	R.self_pid = getpid(); /* the test plays vigild */
 	prctl(PR_SET_CHILD_SUBREAPER, 1);
 	return 0;

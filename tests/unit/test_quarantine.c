@@ -27,14 +27,6 @@ static char root[64];     /* /tmp/vgqXXXXXX */
 static char files[128];   /* root/files: what gets quarantined */
 static char state[128];   /* root/state: the responder's directory */
 static struct responder R;
-static char last_rec[8192];
-static int nrec;
-
-static void record(void *ctx, const struct respond_record *rec)
-{
-	snprintf(last_rec, sizeof(last_rec), "%.*s", (int)rec->len, rec->json);
-	nrec++;
-}
 
 static int rm_cb(const char *p, const struct stat *st, int flag, struct FTW *f)
 {
@@ -52,7 +44,7 @@ static int setup(void **s)
 	assert_int_equal(mkdir(state, 0700), 0);
 	memset(&R, 0, sizeof(R));
 	R.dir = state;
-	R.record = record;
+	R.record = record_cb;
 	return 0;
 }
 
