@@ -290,6 +290,11 @@ for ((r = 1; r <= RUNS; r++)); do
 				continue
 			fi
 			pids=("$VIGILD_PID")
+			# steady state, not start-up: vigild hashes executables and
+			# creates its store after "ready", and that I/O written back
+			# during the first workload cost it up to 40%
+			settle "$VIGILD_PID" || true
+			sync
 			((VIGILD_STOPPED)) && kill -STOP "$VIGILD_PID"
 			;;
 		auditd)
@@ -299,6 +304,8 @@ for ((r = 1; r <= RUNS; r++)); do
 				continue
 			fi
 			pids=("$AUDIT_DAEMON_PID" ${KAUDITD_PID:+"$KAUDITD_PID"})
+			audit_settle
+			sync
 			;;
 		esac
 		for w in $WORKLOADS; do
