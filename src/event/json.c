@@ -514,7 +514,7 @@ static void put_image_cached(struct jw *w, struct proc_image *img, int which)
 	img->enc_cache[which] = nc;
 }
 
-static void put_process(struct jw *w, const struct vg_event *ev)
+static void put_process_fields(struct jw *w, const struct vg_event *ev)
 {
 	const struct vg_task_ctx *t = &ev->rec.hdr.task;
 	const struct proc_image *img = ev->img;
@@ -561,6 +561,117 @@ static void put_process(struct jw *w, const struct vg_event *ev)
 	jw_uint(w, "id", t->gid);
 	jw_obj_close(w);
 	jw_obj_close(w);
+	jw_obj_open(w, "user");
+	jw_uint(w, "id", t->uid);
+	jw_obj_open(w, "effective");
+	jw_uint(w, "id", t->euid);
+	jw_obj_close(w);
+	jw_obj_close(w);
+	jw_obj_open(w, "group");
+	jw_uint(w, "id", t->gid);
+	jw_obj_close(w);
+}
+
+/* The process, user and group objects are a function of the task context,
+ * the process's image and its parent's: a thread's events in a row (a file
+ * storm) repeat them byte for byte, and encoding them was most of an
+ * event's JSON. So they are kept per thread slot (JSON bytes and flat
+ * fields) and copied while those inputs stay the same. Images are named by
+ * serial, not pointer: a freed image's address can come back. */
+#define PCTX_SLOTS 64
+struct pctx_key {
+	struct vg_task_ctx t;
+	uint64_t img, parent;   /* serials, 0 = none */
+	bool img_hash, parent_hash;
+};
+struct pctx_ent {
+	struct pctx_key k;
+	bool valid, flat;
+	uint32_t jlen, nflat, npos, cap;
+	char *buf;              /* struct enc_field[nflat], the JSON, the values */
+};
+static __thread struct pctx_ent *pctx; /* [PCTX_SLOTS], per thread */
+
+static bool pctx_key_of(const struct vg_event *ev, struct pctx_key *k)
+{
+	memset(k, 0, sizeof(*k));
+	memcpy(&k->t, &ev->rec.hdr.task, sizeof(k->t));
+	if (ev->img) {
+		if (!ev->img->serial) /* not from the process cache (tests) */
+			return false;
+		k->img = ev->img->serial;
+		k->img_hash = ev->img->sha256[0] != 0;
+	}
+	if (ev->parent) {
+		if (!ev->parent->serial)
+			return false;
+		k->parent = ev->parent->serial;
+		k->parent_hash = ev->parent->sha256[0] != 0;
+	}
+	return true;
+}
+
+static void put_process(struct jw *w, const struct vg_event *ev)
+{
+	struct fsink *s = fsink;
+	struct fsink_w *sw = sink_of(w);
+	struct pctx_key k;
+	/* the copy starts with its separator: inside the event, after a member */
+	bool usable = w->depth == 1 && w->need_comma[1] && (!sw || sw == &s->ws[0]) && pctx_key_of(ev, &k);
+	if (usable && !pctx)
+		pctx = calloc(PCTX_SLOTS, sizeof(*pctx));
+	struct pctx_ent *e = usable && pctx ? &pctx[ev->rec.hdr.task.tid % PCTX_SLOTS] : NULL;
+	if (e && e->valid && (e->flat || !sw) && memcmp(&e->k, &k, sizeof(k)) == 0) {
+		const struct enc_field *f = (const struct enc_field *)e->buf;
+		const char *json = (const char *)&f[e->nflat];
+		sb_put(w->sb, json, e->jlen);
+		if (sw) {
+			const char *vals = json + e->jlen;
+			for (uint32_t i = 0; i < e->nflat; i++)
+				vg_flat_put(s->fl, f[i].id, vals + f[i].off, f[i].len);
+			s->pos += (int)e->npos;
+		}
+		return;
+	}
+	size_t j0 = w->sb->len;
+	int n0 = sw ? s->fl->n : 0, p0 = sw ? s->pos : 0;
+	unsigned d0 = sw ? s->fl->dropped : 0;
+	put_process_fields(w, ev);
+	if (!e)
+		return;
+	e->valid = false;
+	/* as for put_image_cached: only a copy that holds every field */
+	if (w->sb->oom || (sw && s->fl->dropped != d0))
+		return;
+	uint32_t nf = sw ? (uint32_t)(s->fl->n - n0) : 0;
+	size_t jlen = w->sb->len - j0, vlen = 0;
+	for (uint32_t i = 0; i < nf; i++)
+		vlen += s->fl->f[n0 + (int)i].len;
+	size_t need = nf * sizeof(struct enc_field) + jlen + vlen;
+	if (need > e->cap) {
+		char *nb = realloc(e->buf, need);
+		if (!nb)
+			return;
+		e->buf = nb;
+		e->cap = (uint32_t)need;
+	}
+	struct enc_field *f = (struct enc_field *)e->buf;
+	char *json = (char *)&f[nf];
+	memcpy(json, w->sb->buf + j0, jlen);
+	char *vals = json + jlen;
+	uint32_t off = 0;
+	for (uint32_t i = 0; i < nf; i++) {
+		const struct vg_flat_field *ff = &s->fl->f[n0 + (int)i];
+		memcpy(vals + off, s->fl->arena + (intptr_t)ff->val, ff->len);
+		f[i] = (struct enc_field){.id = ff->name, .len = ff->len, .off = off};
+		off += ff->len;
+	}
+	e->k = k;
+	e->jlen = (uint32_t)jlen;
+	e->nflat = nf;
+	e->npos = sw ? (uint32_t)(s->pos - p0) : 0;
+	e->flat = sw != NULL;
+	e->valid = true;
 }
 
 static void put_file(struct jw *w, const struct vg_event *ev, const char *key, const struct vg_path *p);
@@ -1027,15 +1138,6 @@ void vg_event_json_flat(struct strbuf *sb, const struct vg_event *ev, const stru
 	}
 	const struct vg_task_ctx *t = &ev->rec.hdr.task;
 	put_process(&w, ev);
-	jw_obj_open(&w, "user");
-	jw_uint(&w, "id", t->uid);
-	jw_obj_open(&w, "effective");
-	jw_uint(&w, "id", t->euid);
-	jw_obj_close(&w);
-	jw_obj_close(&w);
-	jw_obj_open(&w, "group");
-	jw_uint(&w, "id", t->gid);
-	jw_obj_close(&w);
 	if (ev->cgroup && ev->cgroup->container_id[0]) {
 		jw_obj_open(&w, "container");
 		jw_str(&w, "id", ev->cgroup->container_id);

@@ -45,7 +45,9 @@ static struct proc_image *img_new(uint32_t pid, uint64_t start_ns)
 	struct proc_image *img = calloc(1, sizeof(*img));
 	if (!img)
 		return NULL;
+	static uint64_t serials;
 	img->refs = 1;
+	img->serial = __atomic_add_fetch(&serials, 1, __ATOMIC_RELAXED);
 	img->pid = pid;
 	img->start_ns = start_ns;
 	img->exe_fd = -1;

@@ -35,6 +35,7 @@ struct proc_image {
 	char sha256[65];
 	int exe_fd;          /* open file to hash, -1 when none */
 	void *enc_cache[2];  /* the JSON encoder's copies of this image's fields (json.c) */
+	uint64_t serial;     /* unique per image for the daemon's life: names it where a pointer could be reused */
 };
 
 struct proc_entry {

@@ -2,6 +2,7 @@
  * checked by a strict JSON parser and by dotted-path lookups of the
  * fields docs/daemon-interface.md promises. */
 #define _GNU_SOURCE
+#define PCTX_TEST_SLOTS 64 /* json.c PCTX_SLOTS */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -327,6 +328,70 @@ static void test_image_cache_full_flat(void **state)
 	encode(small); /* check_flat: the built flat is the parsed one */
 	FIELD("process.parent.executable", "\"/usr/bin/bash\"");
 	vg_event_free(small);
+	img_put(parent);
+}
+
+/* The process, user and group objects are copied from a thread's last
+ * event while its inputs are the same: every change of an input (a task
+ * field, the image, the parent, a hash arriving, an image freed and another
+ * allocated where it was) shows in the next event, which encodes as a
+ * fresh encoder would. */
+static void process_cache_round(struct vg_file *f, struct proc_image *img, struct proc_image *parent,
+				const char *what)
+{
+	/* the reference: copies of the images (other serials, so never a copy) */
+	struct vg_event *fresh = event();
+	fresh->img = image(&pc, f->h.task.pid, img->exe, img->argv, img->argv_len, img->cwd, NULL, 0);
+	memcpy(fresh->img->sha256, img->sha256, sizeof(img->sha256));
+	fresh->parent = image(&pc, parent->pid, parent->exe, parent->argv, parent->argv_len, parent->cwd, NULL, 0);
+	memcpy(fresh->parent->sha256, parent->sha256, sizeof(parent->sha256));
+	struct strbuf want;
+	sb_init(&want);
+	vg_event_json(&want, fresh, &host);
+	vg_event_free(fresh);
+	for (int i = 0; i < 3; i++) { /* a miss, then copies (with and without a flat) */
+		struct vg_event *ev = event();
+		ev->img = img_get(img);
+		ev->parent = img_get(parent);
+		encode(ev);
+		vg_event_free(ev);
+		if (sb.len != want.len || memcmp(sb.buf, want.buf, sb.len))
+			fail_msg("%s, event %d: differs from a fresh encoding:\n%s\n%s", what, i, sb.buf, want.buf);
+	}
+	sb_free(&want);
+}
+
+static void test_process_cache(void **state)
+{
+	struct vg_file *f = rb_init(&r, sizeof(*f), VG_EV_FILE_CREATE, VG_HOOK_OPEN);
+	fill_task(&f->h, 4500, "storm");
+	f->target.path = rb_str(&r, "/tmp/x");
+	struct proc_image *img = image(&pc, 4500, "/usr/bin/storm", LIT("storm\0-n\0"), "/tmp", NULL, 0);
+	struct proc_image *parent = image(&pc, 1000, "/usr/bin/bash", LIT("bash\0"), "/", NULL, 0);
+	process_cache_round(f, img, parent, "first");
+	FIELD("process.real_user.id", "1001");
+	f->h.task.uid = 0;
+	process_cache_round(f, img, parent, "uid");
+	FIELD("process.real_user.id", "0");
+	FIELD("user.id", "0");
+	snprintf(f->h.task.comm, sizeof(f->h.task.comm), "renamed");
+	process_cache_round(f, img, parent, "comm");
+	FIELD("process.name", "\"renamed\"");
+	f->h.task.tid += PCTX_TEST_SLOTS; /* another thread, the same slot */
+	process_cache_round(f, img, parent, "tid");
+	snprintf(img->sha256, sizeof(img->sha256), "%064d", 5);
+	process_cache_round(f, img, parent, "hash");
+	FIELD("process.hash.sha256", "\"0000000000000000000000000000000000000000000000000000000000000005\"");
+	/* the parent goes and another image may take its memory */
+	img_put(parent);
+	parent = image(&pc, 1000, "/usr/bin/zsh", LIT("zsh\0-l\0"), "/", NULL, 0);
+	process_cache_round(f, img, parent, "new parent");
+	FIELD("process.parent.executable", "\"/usr/bin/zsh\"");
+	img_put(img);
+	img = image(&pc, 4500, "/usr/bin/other", LIT("other\0"), "/tmp", NULL, 0);
+	process_cache_round(f, img, parent, "new image");
+	FIELD("process.executable", "\"/usr/bin/other\"");
+	img_put(img);
 	img_put(parent);
 }
 
@@ -810,6 +875,7 @@ int main(void)
 		cmocka_unit_test(test_exec_no_image),
 		cmocka_unit_test(test_image_cache),
 		cmocka_unit_test(test_image_cache_full_flat),
+		cmocka_unit_test(test_process_cache),
 		cmocka_unit_test(test_file_rename_relative),
 		cmocka_unit_test(test_file_one_path),
 		cmocka_unit_test(test_connect_ipv4),
