@@ -1,6 +1,6 @@
 /* engine_bench: the detection engine's throughput on one core.
  *
- *   build/bench/engine_bench [--events N] [--rules N] [--shipped DIR] [--input FILE.jsonl]
+ *   build/bench/engine_bench [--events N] [--rules N] [--shipped DIR] [--input FILE.jsonl] [--alerts FILE]
  *   build/bench/engine_bench --rules N --write-rules FILE.yml
  *
  * Generates N rules (default 1000) from realistic templates (command-line
@@ -16,7 +16,13 @@
  *     alert JSON) with the generated rules, with flattening (engine_eps)
  *     and without it (engine_only_eps: vigild builds the flat view while
  *     it encodes each event, so it never parses JSON back),
+ *   - engine_process alone, events flattened beforehand and untimed, with
+ *     the shipped rules (correlations included) and with the generated
+ *     ones (engine_alone_ns); a recorded stream runs on its own
+ *     @timestamp, so correlation windows see its real rates,
  *   - memory: RSS growth of each compiled rule set, peak RSS.
+ * --alerts FILE writes every matcher hit and every engine output, one line
+ * each, to compare two builds of the engine on the same stream.
  * Prints one JSON line. --write-rules only writes the generated rules (one
  * file, YAML documents) for vigild to load, as bench/alert_latency.sh does
  * with GENERATED_RULES=N. */
@@ -419,11 +425,17 @@ static const char *ev_at(const struct stream *s, size_t i, size_t *len)
 }
 
 static uint64_t nhits;
+/* --alerts: every match and engine output, one line each, for diffing
+ * two builds of the engine on the same stream */
+static FILE *alerts_out;
+static const char *hit_set;
+static size_t hit_event;
 static void on_hit(void *ctx, struct rule *r)
 {
 	(void)ctx;
-	(void)r;
 	nhits++;
+	if (alerts_out)
+		fprintf(alerts_out, "match %s %zu %s\n", hit_set, hit_event, r->id ? r->id : r->title);
 }
 
 /* Flattens the stream in batches, then matches each batch: the two costs
@@ -445,8 +457,10 @@ static double pass(const struct stream *s, struct matcher *m, double *flat_s)
 		}
 		double t1 = now_s();
 		if (m)
-			for (size_t k = 0; k < nb; k++)
+			for (size_t k = 0; k < nb; k++) {
+				hit_event = i + k;
 				matcher_run(m, &batch[k], on_hit, NULL);
+			}
 		tm += now_s() - t1;
 		tf += t1 - t0;
 	}
@@ -459,8 +473,69 @@ static uint64_t nout;
 static void on_out(void *ctx, const struct engine_output *o)
 {
 	(void)ctx;
-	(void)o;
 	nout++;
+	if (alerts_out && ctx)
+		fprintf(alerts_out, "%s %s %.*s\n", (const char *)ctx, o->incident ? "incident" : "alert", (int)o->len,
+			o->json);
+}
+
+/* The event's own time (@timestamp), as vigild passes it: correlation
+ * windows then see the stream's real rates. 0 when absent. */
+static uint64_t event_ns(const struct vg_flat *fl)
+{
+	static uint32_t ts_field = UINT32_MAX;
+	if (ts_field == UINT32_MAX)
+		ts_field = vg_field_id("@timestamp");
+	uint32_t len;
+	const char *ts = vg_flat_get(fl, ts_field, &len);
+	struct tm tm;
+	memset(&tm, 0, sizeof(tm));
+	const char *rest = ts ? strptime(ts, "%Y-%m-%dT%H:%M:%S", &tm) : NULL;
+	if (!rest)
+		return 0;
+	uint64_t ns = (uint64_t)timegm(&tm) * 1000000000ULL;
+	if (*rest == '.') {
+		uint64_t frac = 0;
+		int digits = 0;
+		for (rest++; *rest >= '0' && *rest <= '9'; rest++)
+			if (digits < 9) {
+				frac = frac * 10 + (uint64_t)(*rest - '0');
+				digits++;
+			}
+		while (digits++ < 9)
+			frac *= 10;
+		ns += frac;
+	}
+	return ns;
+}
+
+/* The full engine without flattening (vigild builds the flat while it
+ * encodes): events are flattened in batches, untimed, and only
+ * engine_process is timed. Event time is the event's @timestamp when
+ * real_time (a recorded stream), else 1 us apart. Returns seconds. */
+static double engine_pass(const struct stream *s, struct engine *e, bool real_time)
+{
+	static uint64_t ts[BATCH];
+	static const char *js[BATCH];
+	static size_t lens[BATCH];
+	double te = 0;
+	uint64_t last = 0;
+	for (size_t i = 0; i < s->n; i += BATCH) {
+		size_t nb = s->n - i < BATCH ? s->n - i : BATCH;
+		for (size_t k = 0; k < nb; k++) {
+			js[k] = ev_at(s, i + k, &lens[k]);
+			vg_flatten_json(&batch[k], js[k], lens[k]);
+			ts[k] = real_time ? event_ns(&batch[k]) : 0;
+			if (!ts[k])
+				ts[k] = real_time && last ? last : 1000000000ULL * 1800000 + (i + k) * 1000;
+			last = ts[k];
+		}
+		double t0 = now_s();
+		for (size_t k = 0; k < nb; k++)
+			engine_process(e, &batch[k], js[k], lens[k], ts[k]);
+		te += now_s() - t0;
+	}
+	return te;
 }
 
 static void load_tree(const char *dir, struct rule ***rules, int *n, int *nerr, int depth)
@@ -535,7 +610,7 @@ int main(int argc, char **argv)
 {
 	size_t nevents = 1000000;
 	int nrules = 1000;
-	const char *shipped = NULL, *input = NULL, *write_rules = NULL;
+	const char *shipped = NULL, *input = NULL, *write_rules = NULL, *alerts = NULL;
 	for (int i = 1; i < argc; i++) {
 		if (!strcmp(argv[i], "--events") && i + 1 < argc)
 			nevents = strtoul(argv[++i], NULL, 10);
@@ -547,9 +622,11 @@ int main(int argc, char **argv)
 			input = argv[++i];
 		else if (!strcmp(argv[i], "--write-rules") && i + 1 < argc)
 			write_rules = argv[++i];
+		else if (!strcmp(argv[i], "--alerts") && i + 1 < argc)
+			alerts = argv[++i];
 		else {
 			fprintf(stderr,
-				"usage: %s [--events N] [--rules N] [--shipped DIR] [--input FILE.jsonl]\n"
+				"usage: %s [--events N] [--rules N] [--shipped DIR] [--input FILE.jsonl] [--alerts FILE]\n"
 				"       %s --rules N --write-rules FILE.yml\n",
 				argv[0], argv[0]);
 			return 2;
@@ -582,6 +659,11 @@ int main(int argc, char **argv)
 		}
 		sb_free(&y);
 		return 0;
+	}
+
+	if (alerts && !(alerts_out = fopen(alerts, "w"))) {
+		perror(alerts);
+		return 1;
 	}
 
 	/* the event stream */
@@ -629,6 +711,7 @@ int main(int argc, char **argv)
 	sh.parse_s = now_s() - t0;
 	set_build(&sh);
 	nhits = 0;
+	hit_set = "shipped";
 	double sh_s = pass(&s, sh.m, &flat2_s);
 	uint64_t sh_hits = nhits;
 
@@ -645,6 +728,7 @@ int main(int argc, char **argv)
 		g.nerr += errs.buf[i] == '\n';
 	set_build(&g);
 	nhits = 0;
+	hit_set = "generated";
 	double g_s = pass(&s, g.m, &flat3_s);
 	/* the best of the three flattening passes: the least disturbed */
 	if (flat2_s < flat_s)
@@ -667,21 +751,50 @@ int main(int argc, char **argv)
 		engine_process(e, &fl, j, len, 1000000000ULL * 1800000 + i * 1000);
 	}
 	double e_s = now_s() - t0;
+	uint64_t g_out = nout;
+	engine_free(e);
+
+	/* the full engine alone (flat given), with each rule set */
+	nout = 0;
+	e = engine_new(NULL);
+	sb_reset(&errs);
+	engine_load_text(e, y.buf, "generated.yml", &errs);
+	engine_compile(e, &errs);
+	engine_set_output(e, on_out, "generated");
+	double ge_s = engine_pass(&s, e, input != NULL);
+	uint64_t ge_out = nout;
+	engine_free(e);
+	nout = 0;
+	e = engine_new(NULL);
+	sb_reset(&errs);
+	engine_load_dir(e, shipped, &errs);
+	engine_compile(e, &errs);
+	engine_set_output(e, on_out, "shipped");
+	double se_s = engine_pass(&s, e, input != NULL);
+	uint64_t se_out = nout;
+	if (alerts_out && fclose(alerts_out)) {
+		perror(alerts);
+		return 1;
+	}
 
 	double n = (double)s.n;
 	printf("{\"events\":%zu,\"mb\":%.1f,\"flatten_eps\":%.0f,\"flatten_ns\":%.0f,"
 	       "\"shipped\":{\"rules\":%d,\"errors\":%d,\"parse_ms\":%.1f,\"compile_ms\":%.1f,\"rss_mb\":%.1f,"
-	       "\"match_ns\":%.0f,\"match_eps\":%.0f,\"eps\":%.0f,\"hits\":%llu},"
+	       "\"match_ns\":%.0f,\"match_eps\":%.0f,\"eps\":%.0f,\"hits\":%llu,"
+	       "\"engine_alone_ns\":%.0f,\"engine_alone_outputs\":%llu},"
 	       "\"generated\":{\"rules\":%d,\"errors\":%d,\"parse_ms\":%.1f,\"compile_ms\":%.1f,\"rss_mb\":%.1f,"
 	       "\"match_ns\":%.0f,\"match_eps\":%.0f,\"eps\":%.0f,\"hits\":%llu,\"engine_eps\":%.0f,"
-	       "\"engine_outputs\":%llu,\"engine_only_eps\":%.0f},\"peak_rss_mb\":%.1f}\n",
+	       "\"engine_outputs\":%llu,\"engine_only_eps\":%.0f,\"engine_alone_ns\":%.0f,"
+	       "\"engine_alone_outputs\":%llu},\"peak_rss_mb\":%.1f}\n",
 	       s.n, s.len / 1e6, n / flat_s, flat_s / n * 1e9, sh.n, sh.nerr, sh.parse_s * 1e3, sh.compile_s * 1e3,
-	       sh.rss_kb / 1024.0, sh_s / n * 1e9, n / sh_s, n / (flat_s + sh_s), (unsigned long long)sh_hits, g.n,
+	       sh.rss_kb / 1024.0, sh_s / n * 1e9, n / sh_s, n / (flat_s + sh_s), (unsigned long long)sh_hits,
+	       se_s / n * 1e9, (unsigned long long)se_out, g.n,
 	       g.nerr, g.parse_s * 1e3, g.compile_s * 1e3, g.rss_kb / 1024.0, g_s / n * 1e9, n / g_s,
-	       n / (flat_s + g_s), (unsigned long long)g_hits, n / e_s, (unsigned long long)nout,
+	       n / (flat_s + g_s), (unsigned long long)g_hits, n / e_s, (unsigned long long)g_out,
 	       /* vigild builds the flat while it encodes the event (no parse):
 	        * what the engine costs it is the full engine less flattening */
-	       e_s > flat_s ? n / (e_s - flat_s) : 0.0, status_kb("VmHWM") / 1024.0);
+	       e_s > flat_s ? n / (e_s - flat_s) : 0.0, ge_s / n * 1e9, (unsigned long long)ge_out,
+	       status_kb("VmHWM") / 1024.0);
 
 	engine_free(e);
 	matcher_free(sh.m);

@@ -38,6 +38,7 @@ struct cev {
 	uint64_t seq;
 	int pos;
 	uint32_t len;
+	uint32_t cap;  /* of json: a slot's buffer is reused while the sizes fit */
 	char *json;
 };
 
@@ -65,6 +66,11 @@ struct corr_state {
 	struct correlation *c;
 	int nrules, ngroup;
 	uint32_t gfield[CORR_RULES_MAX][8]; /* group-by field id per referenced rule */
+	/* per referenced rule, field id -> bit g set when it is group-by
+	 * field g: one look-up per event field instead of ngroup compares
+	 * (NULL: ids too far apart for a table, compared instead) */
+	uint8_t *gmask[CORR_RULES_MAX];
+	uint32_t gmask_n[CORR_RULES_MAX];
 	uint32_t vfield[CORR_RULES_MAX];    /* value_count field per referenced rule */
 	uint32_t ring_need;                 /* ring entries that decide the condition */
 	uint32_t ev_need;                   /* events kept per key */
@@ -104,6 +110,33 @@ static uint32_t map_field(const struct correlation *c, const char *name, int pos
 	return vg_field_id(ecs ? ecs : f);
 }
 
+#define GMASK_MAX 65536 /* field ids a group-by table covers */
+
+static void gmask_build(struct corr_state *cs, int p)
+{
+	uint64_t n = 0;
+	for (int g = 0; g < cs->ngroup; g++)
+		if (cs->gfield[p][g] >= n)
+			n = (uint64_t)cs->gfield[p][g] + 1;
+	if (n > GMASK_MAX || !(cs->gmask[p] = calloc(n ? n : 1, 1)))
+		return; /* group_bits compares instead */
+	cs->gmask_n[p] = (uint32_t)n;
+	for (int g = 0; g < cs->ngroup; g++)
+		cs->gmask[p][cs->gfield[p][g]] |= (uint8_t)(1u << g);
+}
+
+/* Which group-by fields (bit g: field g) an event field is. */
+static inline unsigned group_bits(const struct corr_state *cs, int pos, uint32_t name)
+{
+	if (cs->gmask[pos])
+		return name < cs->gmask_n[pos] ? cs->gmask[pos][name] : 0;
+	unsigned bits = 0;
+	for (int g = 0; g < cs->ngroup; g++)
+		if (cs->gfield[pos][g] == name)
+			bits |= 1u << g;
+	return bits;
+}
+
 struct corr_state *corr_new(struct rule *r, size_t max_keys, struct strbuf *errs)
 {
 	struct correlation *c = r->corr;
@@ -137,6 +170,7 @@ struct corr_state *corr_new(struct rule *r, size_t max_keys, struct strbuf *errs
 			cs->gfield[p][g] = map_field(c, c->group_by[g], p);
 		if (c->type == CORR_VALUE_COUNT)
 			cs->vfield[p] = map_field(c, c->value_field, p);
+		gmask_build(cs, p);
 	}
 	int64_t t = c->threshold < 0 ? 0 : c->threshold;
 	cs->at_close = (c->type == CORR_EVENT_COUNT || c->type == CORR_VALUE_COUNT) &&
@@ -167,6 +201,7 @@ static void key_clear(struct corr_state *cs, struct ckey *k)
 			free(k->ev[i].json);
 		}
 		k->ev[i].json = NULL;
+		k->ev[i].cap = 0;
 		k->ev[i].ts = 0;
 	}
 	k->evhead = k->evcnt = 0;
@@ -327,16 +362,25 @@ static void keep_event(struct corr_state *cs, struct ckey *k, int pos, const cha
 		k->evhead = (k->evhead + 1) % k->evcap;
 	}
 	struct cev *e = &k->ev[slot];
-	char *copy = malloc(len);
-	if (!copy)
+	/* a burst rotates the ring over and over: the slot's buffer is reused
+	 * when the event fits and does not waste half of it, so a storm costs
+	 * a copy, not an allocation. State bytes count the events' lengths, as
+	 * before; a buffer is at most twice that (and 64 bytes). */
+	bool reuse = e->json && e->cap >= len && e->cap / 2 <= len;
+	char *buf = e->json;
+	size_t cap = (len + 64) & ~(size_t)63;
+	if (!reuse && !(buf = malloc(cap)))
 		return;
-	memcpy(copy, json, len);
 	if (e->json) {
 		cs->bytes -= e->len;
 		k->bytes -= e->len;
-		free(e->json);
+		if (!reuse)
+			free(e->json);
 	}
-	e->json = copy;
+	if (!reuse)
+		e->cap = (uint32_t)cap;
+	memcpy(buf, json, len);
+	e->json = buf;
 	e->len = (uint32_t)len;
 	e->ts = now;
 	e->seq = seq;
@@ -406,15 +450,17 @@ static void fire_key(struct corr_state *cs, struct ckey *k, uint64_t count, uint
 		free(vals[i]);
 }
 
-/* Events in the window [from, ...] of an event_count ring. */
+/* Events in the window [from, ...] of an event_count ring. Order does not
+ * matter for a sum: the ring is read as the (at most two) runs it fills,
+ * without a division per entry. */
 static uint64_t ring_count(const struct ckey *k, uint64_t from)
 {
 	uint64_t c = 0;
-	for (uint32_t i = 0; i < k->cnt; i++) {
-		uint32_t j = (k->head + i) % k->cap;
-		if (k->a[j] >= from)
-			c += k->b[j];
-	}
+	uint32_t end = k->head + k->cnt;
+	for (uint32_t j = k->head; j < end && j < k->cap; j++)
+		c += k->a[j] >= from ? k->b[j] : 0;
+	for (uint32_t j = 0; end > k->cap && j < end - k->cap; j++)
+		c += k->a[j] >= from ? k->b[j] : 0;
 	return c;
 }
 
@@ -484,8 +530,10 @@ static void update_key(struct corr_state *cs, struct ckey *k, int pos, const str
 		keep_event(cs, k, pos, json, len, now, seq);
 		if (cs->at_close)
 			return;
+		if (now < k->quiet_until)
+			return; /* fired within the last timespan: nothing to decide */
 		uint64_t n = ring_count(k, from);
-		if (cmp_ok(c->cmp, (int64_t)n, c->threshold) && now >= k->quiet_until) {
+		if (cmp_ok(c->cmp, (int64_t)n, c->threshold)) {
 			fire_key(cs, k, n, from, now, fire, ctx);
 			key_clear(cs, k);
 			k->quiet_until = now + c->timespan_ns;
@@ -521,8 +569,10 @@ static void update_key(struct corr_state *cs, struct ckey *k, int pos, const str
 		}
 		if (cs->at_close)
 			return;
+		if (now < k->quiet_until)
+			return;
 		uint64_t n = distinct_count(k, from);
-		if (cmp_ok(c->cmp, (int64_t)n, c->threshold) && now >= k->quiet_until) {
+		if (cmp_ok(c->cmp, (int64_t)n, c->threshold)) {
 			fire_key(cs, k, n, from, now, fire, ctx);
 			key_clear(cs, k);
 			k->quiet_until = now + c->timespan_ns;
@@ -591,9 +641,12 @@ void corr_feed(struct corr_state *cs, int pos, const struct vg_flat *ev, const c
 	const char *vals[8][CORR_VALUES_MAX];
 	uint32_t lens[8][CORR_VALUES_MAX];
 	int nv[8] = {0};
-	for (int i = 0; i < ev->n; i++)
+	for (int i = 0; i < ev->n; i++) {
+		unsigned bits = group_bits(cs, pos, ev->f[i].name);
+		if (!bits)
+			continue;
 		for (int g = 0; g < cs->ngroup; g++)
-			if (ev->f[i].name == cs->gfield[pos][g] && nv[g] < CORR_VALUES_MAX) {
+			if ((bits & (1u << g)) && nv[g] < CORR_VALUES_MAX) {
 				/* an array may repeat a value (ancestors): once is enough */
 				bool dup = false;
 				for (int j = 0; j < nv[g]; j++)
@@ -605,6 +658,7 @@ void corr_feed(struct corr_state *cs, int pos, const struct vg_flat *ev, const c
 					nv[g]++;
 				}
 			}
+	}
 	int combos = 1;
 	for (int g = 0; g < cs->ngroup; g++) {
 		if (!nv[g])
@@ -619,8 +673,11 @@ void corr_feed(struct corr_state *cs, int pos, const struct vg_flat *ev, const c
 		int rest = ci;
 		uint64_t h = FNV_INIT;
 		for (int g = 0; g < cs->ngroup; g++) {
-			int idx = rest % nv[g];
-			rest /= nv[g];
+			int idx = 0;
+			if (nv[g] > 1) { /* usually one value: no division */
+				idx = rest % nv[g];
+				rest /= nv[g];
+			}
 			size_t l = lens[g][idx] > CORR_GROUP_VAL_MAX ? CORR_GROUP_VAL_MAX : lens[g][idx];
 			if (g)
 				buf[bl++] = '\x1f';
@@ -655,6 +712,8 @@ void corr_free(struct corr_state *cs)
 	while (cs->lru_head)
 		key_drop(cs, cs->lru_head);
 	htab_free(&cs->keys, NULL);
+	for (int p = 0; p < CORR_RULES_MAX; p++)
+		free(cs->gmask[p]);
 	free(cs);
 }
 

@@ -13,7 +13,15 @@
  * candidate. Only candidates are evaluated, plus the bucket's "always" rules
  * (those whose condition can be true with every fast atom false, such as
  * `not sel` or a lone cidr selection). Evaluation memoizes selections per
- * event with epoch counters, so nothing is cleared between events. */
+ * event with epoch counters, so nothing is cleared between events.
+ *
+ * High-rate events repeat their values: a file storm's events all carry
+ * the same action, executable, command line and often path. What a field's
+ * database matched in a value is remembered (the scan memo), so a repeated
+ * value costs a hash and a compare instead of a Hyperscan call. And a field
+ * whose patterns can never make a rule a candidate (only filters and other
+ * non-trigger items read it) is scanned lazily: only when a candidate's
+ * evaluation reads one of its atoms, so most events never scan it. */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
 #include <ctype.h>
@@ -181,6 +189,7 @@ struct eager {       /* a pattern Hyperscan refused in a database: PCRE2, every 
 };
 
 struct scanner {
+	bool lazy;  /* sets no trigger atom: scanned when an evaluation needs it */
 	hs_database_t *db;
 	int neager;
 	struct eager *eager;
@@ -204,6 +213,23 @@ struct atominfo {
 	bool trigger;
 };
 
+/* The scan memo: direct-mapped (scanner, value) -> the patterns it
+ * matched. A scan is a pure function of the database and the bytes, so a
+ * replayed entry gives exactly what scanning would. Values longer than
+ * MEMO_VAL_MAX and scans with more than MEMO_IDS matches are not kept. */
+#define MEMO_SLOTS 256
+#define MEMO_VAL_MAX 240
+#define MEMO_IDS 6
+
+struct memo {
+	uint64_t hash;
+	const struct scanner *s; /* NULL: empty */
+	uint32_t len;
+	uint32_t nids;
+	unsigned ids[MEMO_IDS];
+	char val[MEMO_VAL_MAX];
+};
+
 struct matcher {
 	int nrules;
 	struct mrule *rules;
@@ -223,6 +249,13 @@ struct matcher {
 	int *cand;
 	int ncand;
 	const struct vg_flat *ev;
+	struct memo *memo;  /* MEMO_SLOTS */
+	struct memo *rec;   /* the entry the running scan fills, or NULL */
+	const struct bucket *bk;  /* the event's */
+	uint32_t *field_epoch;    /* lazy fields scanned for this event, by field id */
+	uint32_t max_fields;      /* of any bucket: field_epoch's size */
+	int nlazy;
+	uint16_t lazy_at[VG_FLAT_MAX]; /* the event's fields that have a lazy scanner */
 	struct strbuf *errs;
 };
 
@@ -825,13 +858,20 @@ static bool slow_term(struct matcher *m, const struct item *it, const struct ter
 	return false;
 }
 
+static void lazy_scan(struct matcher *m, const struct item *it);
+
 /* mode analysis: fast atoms are false, slow terms unknown. */
 static int eval_item(struct matcher *m, const struct item *it, bool analysis)
 {
 	int acc = it->all ? T : F;
+	bool scanned = analysis;
 	for (int i = 0; i < it->nterms; i++) {
 		const struct term *t = &it->terms[i];
 		int v;
+		if (t->kind == T_FAST && !scanned) {
+			lazy_scan(m, it); /* before the first atom is read */
+			scanned = true;
+		}
 		if (t->kind == T_FAST)
 			v = analysis ? F : (m->atom_epoch[t->atom] == m->epoch ? T : F);
 		else if (t->kind == T_NEVER)
@@ -919,8 +959,12 @@ static struct scanner *scanner_build(struct matcher *m, const int *idx, int n)
 	if (!s || !exprs || !flags || !ids || !live)
 		goto oom;
 	int nl = n;
-	for (int i = 0; i < n; i++)
+	s->lazy = true;
+	for (int i = 0; i < n; i++) {
 		live[i] = idx[i];
+		if (m->atoms[m->pats[idx[i]].atom].trigger)
+			s->lazy = false;
+	}
 	while (nl > 0) {
 		for (int i = 0; i < nl; i++) {
 			exprs[i] = m->pats[live[i]].re;
@@ -1011,7 +1055,7 @@ static bool bucket_build(struct matcher *m, int b)
 		if (!s)
 			ok = false;
 		else if (f == UINT32_MAX)
-			bk->keywords = s;
+			(bk->keywords = s)->lazy = false; /* a keyword item reads every field */
 		else
 			bk->by_field[f] = s;
 		i = j;
@@ -1077,6 +1121,8 @@ void matcher_free(struct matcher *m)
 	free(m->sel_epoch);
 	free(m->sel_val);
 	free(m->cand);
+	free(m->memo);
+	free(m->field_epoch);
 	free(m);
 }
 
@@ -1302,7 +1348,13 @@ struct matcher *matcher_build(struct rule **rules, int n, struct strbuf *errs)
 	m->sel_epoch = calloc(m->nsels + 1, sizeof(uint32_t));
 	m->sel_val = calloc(m->nsels + 1, 1);
 	m->cand = calloc((size_t)n + 1, sizeof(int));
-	if (!m->atom_epoch || !m->rule_epoch || !m->sel_epoch || !m->sel_val || !m->cand)
+	m->memo = calloc(MEMO_SLOTS, sizeof(*m->memo));
+	for (int b = 0; b <= m->ncat; b++)
+		if (m->buckets[b].nfields > m->max_fields)
+			m->max_fields = m->buckets[b].nfields;
+	m->field_epoch = calloc(m->max_fields + 1, sizeof(uint32_t));
+	if (!m->atom_epoch || !m->rule_epoch || !m->sel_epoch || !m->sel_val || !m->cand || !m->memo ||
+	    !m->field_epoch)
 		goto oom;
 	if (!m->scratch) {
 		/* no database at all: nothing to scan, but keep the API happy */
@@ -1324,6 +1376,11 @@ static int on_match(unsigned int id, unsigned long long from, unsigned long long
 	(void)flags;
 	struct matcher *m = ctx;
 	const struct pat *p = &m->pats[id];
+	if (m->rec) {
+		if (m->rec->nids < MEMO_IDS)
+			m->rec->ids[m->rec->nids] = id;
+		m->rec->nids++; /* past MEMO_IDS: not kept */
+	}
 	m->atom_epoch[p->atom] = m->epoch;
 	if (m->atoms[p->atom].trigger && m->rule_epoch[p->rule] != m->epoch) {
 		m->rule_epoch[p->rule] = m->epoch;
@@ -1332,13 +1389,81 @@ static int on_match(unsigned int id, unsigned long long from, unsigned long long
 	return 0;
 }
 
+/* The memo slot of a value: its length and three 8-byte samples (start,
+ * middle, end), not every byte. memcmp decides equality, so values that
+ * share a slot only cost a miss; constant time keeps long command lines
+ * as cheap as short actions. */
+static uint64_t memo_hash(const struct scanner *s, const char *p, size_t n)
+{
+	uint64_t h = ((uint64_t)(uintptr_t)s ^ n) * 0x9E3779B97F4A7C15ULL;
+	uint64_t a, b, c;
+	if (n >= 8) {
+		memcpy(&a, p, 8);
+		memcpy(&b, p + (n - 8) / 2, 8);
+		memcpy(&c, p + n - 8, 8);
+	} else {
+		uint32_t x = 0, y = 0;
+		if (n >= 4) {
+			memcpy(&x, p, 4);
+			memcpy(&y, p + n - 4, 4);
+		} else if (n) {
+			x = (uint8_t)p[0] | (uint32_t)(uint8_t)p[n / 2] << 8 | (uint32_t)(uint8_t)p[n - 1] << 16;
+		}
+		a = x;
+		b = y;
+		c = 0;
+	}
+	h = (h ^ a) * 0xff51afd7ed558ccdULL;
+	h ^= (b * 0xc4ceb9fe1a85ec53ULL) ^ (c * 0x94d049bb133111ebULL);
+	h *= 0xbf58476d1ce4e5b9ULL;
+	return h ^ (h >> 31);
+}
+
 static void scan(struct matcher *m, const struct scanner *s, const struct vg_flat_field *f)
 {
-	if (s->db)
-		hs_scan(s->db, f->val, f->len, 0, m->scratch, on_match, m);
+	struct memo *me = NULL;
+	if (f->len <= MEMO_VAL_MAX) {
+		uint64_t h = memo_hash(s, f->val, f->len);
+		me = &m->memo[h & (MEMO_SLOTS - 1)];
+		if (me->s == s && me->hash == h && me->len == f->len && memcmp(me->val, f->val, f->len) == 0) {
+			for (uint32_t i = 0; i < me->nids; i++)
+				on_match(me->ids[i], 0, 0, 0, m);
+			return;
+		}
+		me->s = NULL; /* refilled below */
+		me->hash = h;
+		me->len = f->len;
+		me->nids = 0;
+		m->rec = me;
+	}
+	bool ok = !s->db || hs_scan(s->db, f->val, f->len, 0, m->scratch, on_match, m) == HS_SUCCESS;
 	for (int i = 0; i < s->neager; i++)
 		if (pcre2_match(s->eager[i].re, (PCRE2_SPTR)f->val, f->len, 0, 0, m->md, NULL) >= 0)
 			on_match(s->eager[i].id, 0, 0, 0, m);
+	m->rec = NULL;
+	if (me && ok && me->nids <= MEMO_IDS) {
+		memcpy(me->val, f->val, f->len);
+		me->s = s;
+	}
+}
+
+/* Scans the item's lazy fields, once per event. Their patterns set no
+ * trigger atom, so this never adds a candidate while candidates are being
+ * evaluated; it only fills in the atoms the item is about to read. */
+static void lazy_scan(struct matcher *m, const struct item *it)
+{
+	const struct bucket *bk = m->bk;
+	if (!bk || it->keyword)
+		return;
+	for (int k = 0; k < it->nfields; k++) {
+		uint32_t f = it->fields[k];
+		if (f >= bk->nfields || !bk->by_field[f] || !bk->by_field[f]->lazy || m->field_epoch[f] == m->epoch)
+			continue;
+		m->field_epoch[f] = m->epoch;
+		for (int i = 0; i < m->nlazy; i++)
+			if (m->ev->f[m->lazy_at[i]].name == f)
+				scan(m, bk->by_field[f], &m->ev->f[m->lazy_at[i]]);
+	}
 }
 
 void matcher_run(struct matcher *m, const struct vg_flat *ev, void (*hit)(void *ctx, struct rule *r), void *ctx)
@@ -1349,19 +1474,32 @@ void matcher_run(struct matcher *m, const struct vg_flat *ev, void (*hit)(void *
 		memset(m->atom_epoch, 0, m->natoms * sizeof(uint32_t));
 		memset(m->rule_epoch, 0, (size_t)m->nrules * sizeof(uint32_t));
 		memset(m->sel_epoch, 0, m->nsels * sizeof(uint32_t));
+		memset(m->field_epoch, 0, m->max_fields * sizeof(uint32_t));
 		m->epoch = 1;
 	}
-	m->ev = ev;
-	m->ncand = 0;
 	int c = event_cat_index(ev);
 	const struct bucket *bk = (c >= 0 && m->buckets[c].used) ? &m->buckets[c] : &m->buckets[m->ncat];
-	for (int i = 0; i < ev->n; i++) {
-		const struct vg_flat_field *f = &ev->f[i];
-		if (f->name < bk->nfields && bk->by_field[f->name])
-			scan(m, bk->by_field[f->name], f);
-		if (bk->keywords)
-			scan(m, bk->keywords, f);
+	if (!bk->nfields && !bk->keywords && !bk->nalways)
+		return; /* no rule can match an event of this category */
+	m->ev = ev;
+	m->bk = bk;
+	m->ncand = 0;
+	/* most fields have no database: keep the loop to a load and a test */
+	struct scanner *const *by_field = bk->by_field;
+	uint32_t nfields = bk->nfields;
+	m->nlazy = 0;
+	for (int i = 0; i < ev->n && i < VG_FLAT_MAX; i++) {
+		uint32_t name = ev->f[i].name;
+		if (name >= nfields || !by_field[name])
+			continue;
+		if (by_field[name]->lazy)
+			m->lazy_at[m->nlazy++] = (uint16_t)i;
+		else
+			scan(m, by_field[name], &ev->f[i]);
 	}
+	if (bk->keywords)
+		for (int i = 0; i < ev->n; i++)
+			scan(m, bk->keywords, &ev->f[i]);
 	for (int i = 0; i < bk->nalways; i++) {
 		int r = bk->always[i];
 		if (m->rule_epoch[r] != m->epoch) {
@@ -1384,4 +1522,5 @@ void matcher_run(struct matcher *m, const struct vg_flat *ev, void (*hit)(void *
 			hit(ctx, mr->r);
 	}
 	m->ev = NULL;
+	m->bk = NULL;
 }

@@ -327,6 +327,90 @@ static void test_reference_errors(void **state)
 	free(cap);
 }
 
+/* A file storm as vigild sees one: create, rename and delete by one
+ * process, a millisecond apart, events of varying size. Each burst fires at
+ * its threshold and then once per timespan with the latest events embedded
+ * intact; deletes (a category no member rule has), an excluded program and
+ * a slower process never count. */
+static const char *STORM =
+	"title: written\nname: written\nid: written\nlevel: informational\n"
+	"logsource: {product: linux, category: file_event}\n"
+	"detection:\n  sel:\n    event.action: file_create\n  filter:\n    process.executable|endswith: /tar\n"
+	"  condition: sel and not filter\n---\n"
+	"title: renamed\nname: renamed\nid: renamed\nlevel: informational\n"
+	"logsource: {product: linux, category: file_rename}\n"
+	"detection:\n  sel:\n    event.action: file_rename\n  condition: sel\n---\n"
+	"title: write burst\nid: wburst\nlevel: medium\n"
+	"correlation:\n  type: event_count\n  rules: [written]\n  group-by: [host.name, process.pid]\n"
+	"  timespan: 10s\n  condition: {gte: 50}\n---\n"
+	"title: rename burst\nid: rburst\nlevel: high\n"
+	"correlation:\n  type: event_count\n  rules: [renamed]\n  group-by: [host.name, process.pid]\n"
+	"  timespan: 10s\n  condition: {gte: 50}\n";
+
+static const char *storm_ev(const char *action, int pid, const char *exe, int seq)
+{
+	char extra[1024], pad[720];
+	int n = (seq * 37) % 700;
+	memset(pad, 'p', (size_t)n);
+	pad[n] = 0;
+	snprintf(extra, sizeof(extra), "\"file\":{\"path\":\"/tmp/wl/f\"},\"pad\":\"%s\",\"seq\":%d", pad, seq);
+	return mkev(ev, sizeof(ev), action, pid, 1, 7, exe, NULL, extra);
+}
+
+static void test_file_storm(void **state)
+{
+	struct captured *cap = calloc(1, sizeof(*cap));
+	struct engine *e = mk_engine(STORM, cap, NULL);
+	const uint64_t MS = SEC / 1000;
+	for (int i = 0; i < 21000; i++) {
+		uint64_t t = T0 + (uint64_t)i * MS;
+		feed(e, storm_ev("file_create", 900, "/opt/wl", i), t);
+		feed(e, storm_ev("file_rename", 900, "/opt/wl", i), t + MS / 3);
+		feed(e, storm_ev("file_delete", 900, "/opt/wl", i), t + 2 * MS / 3);
+		feed(e, storm_ev("file_create", 901, "/usr/bin/tar", i), t + MS / 2);
+		if (i % 300 == 0)
+			feed(e, storm_ev("file_create", 902, "/opt/slow", i), t + MS / 2);
+		if (i < 60) { /* 40 writes and many deletes: below the threshold */
+			if (i < 40)
+				feed(e, storm_ev("file_create", 903, "/opt/del", i), t + MS / 2);
+			feed(e, storm_ev("file_delete", 903, "/opt/del", i), t + MS / 2);
+			feed(e, storm_ev("file_delete", 903, "/opt/del", i), t + MS / 2);
+		}
+	}
+	/* at the 50th event, then at the first one a timespan later, twice */
+	assert_int_equal(count_rule(cap, "wburst", false), 3);
+	assert_int_equal(count_rule(cap, "rburst", false), 3);
+	assert_int_equal(count_rule(cap, "written", false), 0); /* building blocks alert nowhere */
+	char b[64];
+	int nw = 0;
+	for (int i = 0; i < cap->n; i++) {
+		const struct out_rec *a = &cap->o[i];
+		if (a->incident || strcmp(a->rule_id, "wburst"))
+			continue;
+		assert_string_equal(out_get(a, "correlation.group.process.pid", b, sizeof(b)), "900");
+		assert_string_equal(out_get(a, "correlation.count", b, sizeof(b)), "50");
+		/* the 20 latest writes, copied whole whatever their size */
+		int last = (int[]){49, 10049, 20049}[nw++];
+		for (int s = last - 19; s <= last; s++) {
+			char want[800], pad[720];
+			int n = (s * 37) % 700;
+			memset(pad, 'p', (size_t)n);
+			pad[n] = 0;
+			snprintf(want, sizeof(want), "\"pad\":\"%s\",\"seq\":%d,", pad, s);
+			assert_non_null(strstr(a->json, want));
+		}
+		snprintf(b, sizeof(b), "\"seq\":%d,", last - 20);
+		assert_null(strstr(a->json, b));
+	}
+	assert_int_equal(nw, 3);
+	struct engine_stats st;
+	engine_stats(e, &st);
+	assert_int_equal(st.alerts, 6);
+	engine_free(e);
+	cap_clear(cap);
+	free(cap);
+}
+
 static void test_flood_bounded(void **state)
 {
 	struct captured *cap = calloc(1, sizeof(*cap));
@@ -378,6 +462,7 @@ int main(void)
 		cmocka_unit_test(test_chained_correlation),
 		cmocka_unit_test(test_reference_errors),
 		cmocka_unit_test(test_flood_bounded),
+		cmocka_unit_test(test_file_storm),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -441,6 +441,129 @@ static void test_many_rules(void **state)
 	sb_free(&y);
 }
 
+/* ---- the index by category, the scan memo and lazy fields ------------- */
+
+#define CRULE(id, cat, det) "title: " id "\nid: " id "\nlogsource: {product: linux, category: " cat "}\n" \
+			    "detection:\n" det "\n---\n"
+#define ACT(action, fields) "{\"event\":{\"action\":\"" action "\"}," fields "}"
+
+static void test_category_excludes(void **state)
+{
+	/* the same values in events of several categories: a rule only ever
+	 * matches events of its own, however often the values repeat */
+	struct fx *f = fx_new(CRULE("fe", "file_event", "  sel:\n    process.executable|endswith: /w\n  condition: sel")
+			      CRULE("fr", "file_rename", "  sel:\n    process.executable|endswith: /w\n  condition: sel")
+			      CRULE("fenot", "file_event", "  sel:\n    file.path|startswith: /etc/\n"
+							   "  condition: not sel")
+			      CRULE("pc", "process_creation", "  sel:\n    process.executable|endswith: /w\n"
+								"  condition: sel"));
+	const char *vals = "\"process\":{\"executable\":\"/tmp/w\"},\"file\":{\"path\":\"/tmp/f\"}";
+	char js[512];
+	for (int i = 0; i < 3; i++) {
+		snprintf(js, sizeof(js), "{\"event\":{\"action\":\"file_create\"},%s}", vals);
+		assert_string_equal(run(f, js), "fe fenot");
+		snprintf(js, sizeof(js), "{\"event\":{\"action\":\"file_rename\"},%s}", vals);
+		assert_string_equal(run(f, js), "fr");
+		snprintf(js, sizeof(js), "{\"event\":{\"action\":\"file_delete\"},%s}", vals);
+		assert_string_equal(run(f, js), "");
+		snprintf(js, sizeof(js), "{\"event\":{\"action\":\"exec\"},%s}", vals);
+		assert_string_equal(run(f, js), "pc");
+		/* no action: no category, and every rule here has one */
+		snprintf(js, sizeof(js), "{%s}", vals);
+		assert_string_equal(run(f, js), "");
+	}
+	/* a negated rule of the category is evaluated for each of its events */
+	assert_string_equal(run(f, ACT("file_create", "\"file\":{\"path\":\"/etc/x\"}")), "");
+	assert_string_equal(run(f, ACT("file_open_write", "\"file\":{\"path\":\"/var/x\"}")), "fenot");
+	fx_free(f);
+}
+
+static void test_scan_memo(void **state)
+{
+	/* ten rules matching one value (more matches than the memo keeps),
+	 * one value longer than it keeps, and one value on two fields */
+	struct strbuf y;
+	sb_init(&y);
+	for (int i = 0; i < 10; i++)
+		sb_printf(&y, RULE("m%d", "  sel:\n    CommandLine|contains: 'part%d '\n  condition: sel"), i, i, i);
+	sb_puts(&y, RULE("long", "  sel:\n    CommandLine|endswith: 'zz-end'\n  condition: sel")
+		    RULE("img", "  sel:\n    Image: /bin/same\n  condition: sel")
+		    RULE("par", "  sel:\n    ParentImage: /bin/same\n  condition: sel"));
+	struct fx *f = fx_new(y.buf);
+	char longv[1200];
+	memset(longv, 'a', 1000);
+	strcpy(longv + 1000, "zz-end");
+	char js[1600], js2[1600];
+	snprintf(js, sizeof(js), EXEC("\"process\":{\"command_line\":\"%s\"}"),
+		 "part0 part1 part2 part3 part4 part5 part6 part7 part8 part9 ");
+	snprintf(js2, sizeof(js2), EXEC("\"process\":{\"command_line\":\"%s\"}"), longv);
+	for (int i = 0; i < 4; i++) {
+		assert_string_equal(run(f, js), "m0 m1 m2 m3 m4 m5 m6 m7 m8 m9");
+		assert_string_equal(run(f, js2), "long");
+		assert_string_equal(run(f, EXEC("\"process\":{\"executable\":\"/bin/same\"}")), "img");
+		assert_string_equal(run(f, EXEC("\"process\":{\"parent\":{\"executable\":\"/bin/same\"}}")), "par");
+		/* one byte off: not the remembered value */
+		assert_string_equal(run(f, EXEC("\"process\":{\"executable\":\"/bin/samE\"}")), "img");
+		assert_string_equal(run(f, EXEC("\"process\":{\"executable\":\"/bin/sam\"}")), "");
+		assert_string_equal(run(f, EXEC("\"process\":{\"executable\":\"/bin/same \"}")), "");
+		assert_string_equal(run(f, EXEC("\"process\":{\"command_line\":\"part3 \"}")), "m3");
+		assert_string_equal(run(f, EXEC("\"process\":{\"command_line\":\"\"}")), "");
+	}
+	/* many distinct values through a small memo: each still scanned right */
+	for (int i = 0; i < 2000; i++) {
+		snprintf(js, sizeof(js), EXEC("\"process\":{\"command_line\":\"x%d part%d \"}"), i, i % 13);
+		char want[8] = "";
+		if (i % 13 < 10)
+			snprintf(want, sizeof(want), "m%d", i % 13);
+		assert_string_equal(run(f, js), want);
+	}
+	fx_free(f);
+	sb_free(&y);
+}
+
+static void test_lazy_fields(void **state)
+{
+	/* process.command_line and user.* appear only in filters here: they
+	 * are scanned when a candidate reads them, and must then be exact */
+	struct fx *f = fx_new(RULE("flt", "  sel:\n    Image|endswith: /tool\n  filter:\n    CommandLine|contains: safe\n"
+					  "  condition: sel and not filter")
+			      RULE("args", "  sel:\n    Image|endswith: /tool\n  filter:\n    process.args: '--ok'\n"
+					   "  condition: sel and not filter")
+			      RULE("usr", "  sel:\n    Image|endswith: /tool\n  filter:\n    User: root\n"
+					  "  condition: sel and not filter")
+			      RULE("onlynot", "  filter:\n    process.name|contains: quiet\n  condition: not filter"));
+	assert_string_equal(run(f, EXEC("\"process\":{\"executable\":\"/bin/tool\",\"name\":\"tool\",\"command_line\":"
+					 "\"tool safe\",\"args\":[\"tool\",\"safe\"]},\"user\":{\"id\":5}")),
+			    "args usr onlynot");
+	assert_string_equal(run(f, EXEC("\"process\":{\"executable\":\"/bin/tool\",\"name\":\"tool\",\"command_line\":"
+					 "\"tool bad\",\"args\":[\"tool\",\"x\",\"--ok\"]},\"user\":{\"id\":0}")),
+			    "flt onlynot");
+	assert_string_equal(run(f, EXEC("\"process\":{\"executable\":\"/bin/tool\",\"name\":\"quiet\",\"command_line\":"
+					 "\"tool bad\"},\"user\":{\"name\":\"root\"}}")),
+			    "flt args");
+	/* no candidate: the filters' fields are not needed, results the same */
+	assert_string_equal(run(f, EXEC("\"process\":{\"executable\":\"/bin/other\",\"name\":\"quiet\",\"command_line\":"
+					 "\"safe\"}}")),
+			    "");
+	assert_string_equal(run(f, EXEC("\"process\":{\"executable\":\"/bin/other\",\"name\":\"loud\"}}")), "onlynot");
+	fx_free(f);
+	/* a field that triggers in one category and only filters in another */
+	f = fx_new(CRULE("a", "process_creation", "  sel:\n    CommandLine|contains: evil\n  condition: sel")
+		   CRULE("b", "file_event", "  sel:\n    file.path|startswith: /etc/\n  filter:\n"
+					    "    CommandLine|contains: evil\n  condition: sel and not filter"));
+	for (int i = 0; i < 2; i++) {
+		assert_string_equal(run(f, ACT("exec", "\"process\":{\"command_line\":\"evil\"},\"file\":{\"path\":\"/etc/x\"}")),
+				    "a");
+		assert_string_equal(run(f, ACT("file_create", "\"process\":{\"command_line\":\"evil\"},"
+							      "\"file\":{\"path\":\"/etc/x\"}")),
+				    "");
+		assert_string_equal(run(f, ACT("file_create", "\"process\":{\"command_line\":\"good\"},"
+							      "\"file\":{\"path\":\"/etc/x\"}")),
+				    "b");
+	}
+	fx_free(f);
+}
+
 /* ---- differential test: the compiled matcher against a naive evaluator ---- */
 
 static uint64_t seed = 88172645463325252ULL;
@@ -712,7 +835,8 @@ int main(void)
 		cmocka_unit_test(test_conditions),	 cmocka_unit_test(test_alternatives),
 		cmocka_unit_test(test_categories),	 cmocka_unit_test(test_sigma_fields),
 		cmocka_unit_test(test_many_rules),	 cmocka_unit_test(test_build_errors),
-		cmocka_unit_test(test_differential),
+		cmocka_unit_test(test_differential),	 cmocka_unit_test(test_category_excludes),
+		cmocka_unit_test(test_scan_memo),	 cmocka_unit_test(test_lazy_fields),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
