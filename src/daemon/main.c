@@ -171,6 +171,7 @@ static void *output_main(void *arg)
 		if (stop)
 			break;
 	}
+	vg_event_pool_flush();
 	sb_free(&sb);
 	if (fl)
 		vg_flat_free(fl);

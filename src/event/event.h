@@ -31,6 +31,7 @@ struct vg_event {
 	char *extra_json;             /* user-space events: the "vigil" object's body */
 	const char *extra_action;     /* their event.action (static); NULL = vigil_metrics */
 	uint32_t len;
+	bool pooled;                  /* from the recycled blocks (event.c) */
 	union {
 		struct vg_hdr hdr;
 		uint8_t raw[1];           /* the record, len bytes */
@@ -39,6 +40,9 @@ struct vg_event {
 
 struct vg_event *vg_event_new(const void *rec, size_t len);
 void vg_event_free(struct vg_event *ev);
+/* Hands this thread's batch of freed events back to the shared list (a
+ * thread that frees events calls it before it exits). */
+void vg_event_pool_flush(void);
 
 const char *vg_event_action(unsigned type);
 const char *vg_event_category(unsigned type);

@@ -5,6 +5,9 @@
 #include <stdint.h>
 #include <string.h>
 #include <cmocka.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include "event/event.h"
 #include "sensor/blob.h"
 #include "recbuild.h"
 
@@ -190,6 +193,67 @@ static void test_blob_str(void **state)
 	assert_int_equal(n, 7);
 }
 
+/* Events made by one thread and freed by another (the sensor and the
+ * output thread) are recycled: every event reads back exactly what it was
+ * made from, pooled or not, across many rounds of reuse. */
+#define POOL_EVENTS 20000
+static struct vg_event *handed[POOL_EVENTS];
+static volatile int handed_n;
+
+static size_t pool_len(int i)
+{
+	return sizeof(struct vg_hdr) + (size_t)(i * 37) % 2000; /* over and under the pooled size */
+}
+
+static void pool_fill(uint8_t *buf, int i, size_t len)
+{
+	memset(buf, 0, sizeof(struct vg_hdr));
+	for (size_t k = sizeof(struct vg_hdr); k < len; k++)
+		buf[k] = (uint8_t)(i * 7 + k);
+}
+
+static void *pool_consumer(void *arg)
+{
+	static uint8_t want[4096];
+	for (int i = 0; i < POOL_EVENTS; i++) {
+		while (__atomic_load_n(&handed_n, __ATOMIC_ACQUIRE) <= i)
+			;
+		struct vg_event *ev = handed[i];
+		size_t len = pool_len(i);
+		pool_fill(want, i, len);
+		if (ev->len != len || memcmp(ev->rec.raw, want, len) || ev->img || ev->next)
+			return (void *)1;
+		vg_event_free(ev);
+	}
+	vg_event_pool_flush();
+	return arg;
+}
+
+static void test_event_pool(void **state)
+{
+	pthread_t th;
+	assert_int_equal(pthread_create(&th, NULL, pool_consumer, NULL), 0);
+	static uint8_t buf[4096];
+	int pooled = 0;
+	for (int i = 0; i < POOL_EVENTS; i++) {
+		size_t len = pool_len(i);
+		pool_fill(buf, i, len);
+		struct vg_event *ev = vg_event_new(buf, len);
+		assert_non_null(ev);
+		pooled += ev->pooled;
+		handed[i] = ev;
+		__atomic_store_n(&handed_n, i + 1, __ATOMIC_RELEASE);
+	}
+	void *rc;
+	assert_int_equal(pthread_join(th, &rc), 0);
+	assert_null(rc);
+	assert_true(pooled > POOL_EVENTS / 3 && pooled < POOL_EVENTS);
+	/* what the consumer handed back is made again, clean */
+	struct vg_event *ev = vg_event_new(buf, sizeof(struct vg_hdr));
+	assert_true(ev->pooled && !ev->img && !ev->parent && ev->nanc == 0 && !ev->extra_json);
+	vg_event_free(ev);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -200,6 +264,7 @@ int main(void)
 		cmocka_unit_test(test_unknown_type_and_hook),
 		cmocka_unit_test(test_blob_bytes),
 		cmocka_unit_test(test_blob_str),
+		cmocka_unit_test(test_event_pool),
 	};
 	return cmocka_run_group_tests_name("decode", tests, NULL, NULL);
 }
