@@ -148,6 +148,12 @@ struct {
 	__type(key, struct vg_inode_key);
 	__type(value, __u8);
 } vg_sensitive SEC(".maps");
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, VG_SENS_BLOOM_WORDS);
+	__type(key, __u32);
+	__type(value, __u64);
+} vg_sensitive_bloom SEC(".maps");
 
 /* Bounds an offset into the data half of the scratch buffer. The empty asm
  * hides the value's known range from clang, which would otherwise drop the

@@ -302,7 +302,11 @@ static __always_inline int open_exit(long ret, int sc)
 	bool sensitive = false;
 	if (fmode & FMODE_READ) {
 		struct vg_inode_key k = {.ino = ino->i_ino, .dev = ino->i_sb->s_dev};
-		sensitive = bpf_map_lookup_elem(&vg_sensitive, &k) != 0;
+		__u64 h = vg_sens_hash(k.ino, k.dev);
+		__u32 w = VG_SENS_WORD(h);
+		__u64 *bits = bpf_map_lookup_elem(&vg_sensitive_bloom, &w);
+		if (bits && (*bits & VG_SENS_BIT(h)))
+			sensitive = bpf_map_lookup_elem(&vg_sensitive, &k) != 0;
 	}
 	/* the common case ends here: a read of an ordinary file */
 	if (!(fmode & (FMODE_WRITE | FMODE_CREATED)) && !sensitive)

@@ -16,6 +16,19 @@
 #define VG_NAME_MAX 256
 #define VG_DNS_PAYLOAD 256
 #define VG_PREFIX_MAX 128               /* longest filtered path prefix */
+
+/* Sensitive inodes are also marked in a bit array (VG_SENS_BLOOM_WORDS
+ * 64-bit words, one bit per inode by this hash), so the open of an
+ * ordinary file, the hottest syscall there is, costs an array load instead
+ * of a hash map look-up. Bits are only ever set while vigild runs: a stale
+ * bit costs a look-up, never a missed read. */
+#define VG_SENS_BLOOM_WORDS 1024
+static inline __u64 vg_sens_hash(__u64 ino, __u32 dev)
+{
+	return (ino ^ ((__u64)dev << 40)) * 0x9E3779B97F4A7C15ULL;
+}
+#define VG_SENS_WORD(h) ((__u32)((h) >> 54))       /* top 10 bits: < VG_SENS_BLOOM_WORDS */
+#define VG_SENS_BIT(h) (1ULL << (((h) >> 48) & 63))
 #define VG_EXIT_PROGS 512               /* vg_exit_progs: x86-64 syscall numbers */
 
 /* One id per hook point: the unit of drop accounting, rate caps and

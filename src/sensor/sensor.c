@@ -36,7 +36,7 @@ struct sensor {
 	struct ring_buffer *rb;
 	int ncpus;
 	int fd_counters, fd_config, fd_rate_cfg, fd_ignore_exe, fd_ignore_cgroup,
-	    fd_ignore_path, fd_watch_path, fd_sensitive;
+	    fd_ignore_path, fd_watch_path, fd_sensitive, fd_sensitive_bloom;
 	struct btf *vmlinux;
 	const char *tracefs;
 	struct sensor_opts opts;
@@ -369,6 +369,7 @@ int sensor_open(struct sensor **out, const struct sensor_opts *opts, char *err, 
 	s->fd_ignore_path = MAP_FD(owner, "vg_ignore_path");
 	s->fd_watch_path = MAP_FD(owner, "vg_watch_path");
 	s->fd_sensitive = MAP_FD(owner, "vg_sensitive");
+	s->fd_sensitive_bloom = MAP_FD(owner, "vg_sensitive_bloom");
 	s->fd_exit_progs = MAP_FD(owner, "vg_exit_progs");
 	set_config(s, VG_CFG_SELF_TGID, getpid());
 	set_config(s, VG_CFG_ARGV_MAX, opts->argv_max);
@@ -488,6 +489,15 @@ int sensor_ignore_exe(struct sensor *s, struct sensor_inode ino, bool add)
 
 int sensor_sensitive(struct sensor *s, struct sensor_inode ino, bool add)
 {
+	if (add) { /* the bit first: the kernel looks in the map only past it */
+		uint64_t h = vg_sens_hash(ino.ino, ino.dev), bits = 0;
+		uint32_t w = VG_SENS_WORD(h);
+		if (bpf_map_lookup_elem(s->fd_sensitive_bloom, &w, &bits))
+			return -errno;
+		bits |= VG_SENS_BIT(h);
+		if (bpf_map_update_elem(s->fd_sensitive_bloom, &w, &bits, BPF_ANY))
+			return -errno;
+	}
 	return inode_map(s->fd_sensitive, ino, add);
 }
 

@@ -370,6 +370,26 @@ def test_sensitive_read(vigild, tmp):
         assert file_events(vigild, out["pid"]) == []
 
 
+def test_sensitive_runtime(vigild, tmp):
+    """A file made sensitive while vigild runs is reported from then on (the
+    kernel checks a bit array before its inode map: the bit must be set)."""
+    secret = os.path.join(tmp, "late-secret")
+    with open(secret, "w") as f:
+        f.write("token\n")
+    out, _ = run_helper("sensitive_read", secret)
+    vigild.wait_for(lambda ev: action("exit")(ev) and ev["process"]["pid"] == out["pid"],
+                    timeout=T, what="helper exit")
+    assert file_events(vigild, out["pid"]) == []
+    vigild.vigil("filter", "add", "sensitive", secret)
+    try:
+        out, _ = run_helper("sensitive_read", secret)
+        ev = vigild.wait_for(mine("file_read_sensitive", secret, pid=out["pid"]),
+                             timeout=T, what="file_read_sensitive after filter add")
+        assert get(ev, "file.inode") == os.stat(secret).st_ino
+    finally:
+        vigild.vigil("filter", "del", "sensitive", secret)
+
+
 IGNORED = "/tmp/vigil-ignored/"
 # The second daemon needs only the file hooks and exit (the "nothing more
 # from this helper" marker): the others would only lengthen its start.
