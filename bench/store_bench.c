@@ -927,11 +927,15 @@ static void rm_dir(const char *dir)
 	rmdir(dir);
 }
 
-static bool drop_caches_ok = true;
+static bool drop_caches_ok = true, no_drop_caches;
 static cpu_set_t all_cpus; /* queries may use every core */
 static bool keep_store;
 static void drop_caches(void)
 {
+	if (no_drop_caches) {
+		drop_caches_ok = false;
+		return;
+	}
 	sync();
 	int fd = open("/proc/sys/vm/drop_caches", O_WRONLY);
 	if (fd < 0 || write(fd, "3\n", 2) != 2)
@@ -1184,8 +1188,10 @@ int main(int argc, char **argv)
 			compare = false;
 		else if (!strcmp(argv[i], "--keep"))
 			keep_store = true;
+		else if (!strcmp(argv[i], "--no-drop-caches"))
+			no_drop_caches = true;
 		else {
-			fprintf(stderr, "usage: store_bench [--events N[,N...]] [--dir DIR] [--no-compare]\n");
+			fprintf(stderr, "usage: store_bench [--events N[,N...]] [--dir DIR] [--no-compare] [--no-drop-caches] [--keep]\n");
 			return 2;
 		}
 	}
@@ -1227,7 +1233,9 @@ int main(int argc, char **argv)
 		       (double)r->scan_events / r->scan_warm_s / 1e6, (unsigned long long)r->scan_events,
 		       r->ok ? "" : " **count mismatch**");
 	}
-	if (!drop_caches_ok)
+	if (no_drop_caches)
+		printf("\n(--no-drop-caches: the cold figures are warm)\n");
+	else if (!drop_caches_ok)
 		printf("\n(drop_caches failed: the cold figures are warm; run as root)\n");
 	for (int i = 0; i < nres; i++)
 		if (!res[i].ok)

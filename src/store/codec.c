@@ -47,30 +47,296 @@ static inline uint8_t child_ctx(uint8_t ctx, uint8_t role)
 	return ctx == C_PROCESS && role == R_HASH ? C_PHASH : C_OTHER;
 }
 
+/* The index field a string or an integer at (ctx, role) is, or X_NONE. */
+enum { X_NONE, X_HOST, X_SHA, X_DIP, X_SIP, X_SID, X_PID, X_START };
+
+static inline uint8_t str_field(uint8_t ctx, uint8_t role)
+{
+	if (ctx == C_HOST && role == R_NAME)
+		return X_HOST;
+	if (ctx == C_PHASH && role == R_SHA256)
+		return X_SHA;
+	if (ctx == C_DEST && role == R_IP)
+		return X_DIP;
+	if (ctx == C_SRC && role == R_IP)
+		return X_SIP;
+	return X_NONE;
+}
+
+static inline uint8_t int_field(uint8_t ctx, uint8_t role)
+{
+	if (ctx == C_VIGIL && role == R_SID)
+		return X_SID;
+	if (ctx == C_PROCESS && role == R_PID)
+		return X_PID;
+	if (ctx == C_PROCESS && role == R_START)
+		return X_START;
+	return X_NONE;
+}
+
+static void set_field(struct vgc_ext *x, uint8_t f, const char *s, uint32_t n, int64_t v)
+{
+	switch (f) {
+	case X_HOST: x->host = s, x->host_len = n; break;
+	case X_SHA: x->sha = s, x->sha_len = n; break;
+	case X_DIP: x->dip = s, x->dip_len = n; break;
+	case X_SIP: x->sip = s, x->sip_len = n; break;
+	case X_SID: x->sid = v, x->has_sid = true; break;
+	case X_PID: x->pid = v, x->has_pid = true; break;
+	case X_START:
+		if (v >= 0)
+			x->start = (uint64_t)v, x->has_start = true;
+		break;
+	}
+}
+
 static inline void cap_str(struct vgc_ext *x, uint8_t ctx, uint8_t role, const char *s, uint32_t n)
 {
-	if (!x || ctx == C_OTHER)
-		return;
-	if (ctx == C_HOST && role == R_NAME)
-		x->host = s, x->host_len = n;
-	else if (ctx == C_PHASH && role == R_SHA256)
-		x->sha = s, x->sha_len = n;
-	else if (ctx == C_DEST && role == R_IP)
-		x->dip = s, x->dip_len = n;
-	else if (ctx == C_SRC && role == R_IP)
-		x->sip = s, x->sip_len = n;
+	if (ctx != C_OTHER)
+		set_field(x, str_field(ctx, role), s, n, 0);
 }
 
 static inline void cap_int(struct vgc_ext *x, uint8_t ctx, uint8_t role, int64_t v)
 {
-	if (!x || ctx == C_OTHER)
+	if (ctx != C_OTHER)
+		set_field(x, int_field(ctx, role), NULL, 0, v);
+}
+
+/* ---- repeated objects ------------------------------------------------ */
+
+/* The events of one process repeat its "process" object (and "host",
+ * "event", "user", ...) byte for byte, or all but a member or two (the
+ * thread id). So the encoder keeps the last few objects it encoded at each
+ * place (a member of the event: its key, context) with their binary form
+ * and where each member ends in both. An object whose text starts with the
+ * bytes of a kept one is that object (a kept text is balanced), and its
+ * binary is copied instead of parsed; otherwise the members before the
+ * first difference are copied, and after each member parsed the rest of
+ * the object is compared with the rest of the kept one, and copied when it
+ * is the same. Text and binary both run member by member, so any run of
+ * whole members encodes the same wherever it is. The binary depends on the
+ * key ids (a reset of the key table empties the cache), the depth (always
+ * 1 here) and the record's time through timestamp strings (objects holding
+ * one are not kept); the index fields found inside are kept, as offsets,
+ * and set again. Places whose objects do not repeat (a file) would only
+ * cost: after SUB_TRIES misses in a row, a place is tried once in
+ * SUB_RETRY. */
+#define SUB_SETS 128
+#define SUB_WAYS 4
+#define SUB_PLACES 64
+#define SUB_MIN 16   /* smaller objects parse about as fast as they are found */
+#define SUB_MAX 4096 /* JSON bytes kept per object, at most (all kept: < 7 MB) */
+#define SUB_CAPS 4   /* index fields inside one object */
+#define SUB_CPS 64   /* member ends kept per object */
+#define SUB_TRIES 4
+#define SUB_RETRY 8
+#define SUB_RESYNC 2 /* compares of an object's rest with the kept one's, at most */
+#define CAP_LOG 16   /* index fields noted per event */
+
+struct cap {
+	int64_t v;
+	uint32_t off, len; /* string: offset from the object's (or event's) first byte */
+	uint8_t f;         /* X_* */
+};
+
+/* where a member ends: at its ',' or '}' */
+struct cpt {
+	uint32_t jo, bo; /* offset in the text, in the binary */
+	uint32_t key;    /* the member's key id + 1 */
+	uint32_t nc;     /* index fields noted before */
+};
+
+struct sub_ent {
+	char *buf; /* text (jlen), binary (blen), member ends (ncp, 8-aligned) */
+	uint32_t jlen, blen, ncp, size;
+	uint8_t ncap;
+	uint64_t used; /* clock of the last use: the least recent goes */
+	struct cap cap[SUB_CAPS];
+};
+
+struct vgc_sub {
+	uint64_t tag[SUB_SETS][SUB_WAYS]; /* the place; 0 = empty */
+	struct sub_ent ent[SUB_SETS][SUB_WAYS];
+	uint32_t miss[SUB_PLACES]; /* misses in a row, by place */
+	int8_t credit[SUB_SETS];   /* > 0: its objects repeat, changed ones are worth keeping */
+	uint64_t clock;
+};
+
+static void sub_clear(struct vgc_sub *sc)
+{
+	memset(sc->tag, 0, sizeof(sc->tag));
+	memset(sc->miss, 0, sizeof(sc->miss));
+	memset(sc->credit, 0, sizeof(sc->credit));
+}
+
+static void sub_free(struct vgc_sub *sc)
+{
+	for (int i = 0; i < SUB_SETS; i++)
+		for (int w = 0; w < SUB_WAYS; w++)
+			free(sc->ent[i][w].buf);
+	free(sc);
+}
+
+static inline size_t cps_at(uint32_t jlen, uint32_t blen)
+{
+	return ((size_t)jlen + blen + 7) & ~(size_t)7;
+}
+
+static inline const struct cpt *ent_cps(const struct sub_ent *c)
+{
+	return (const struct cpt *)(c->buf + cps_at(c->jlen, c->blen));
+}
+
+/* key ids + 1 are at most VGC_MAX_KEYS (17 bits), ctx 3 bits; never 0 */
+static inline uint64_t sub_tag(uint32_t pkey, uint32_t key, uint8_t ctx)
+{
+	return (uint64_t)pkey | (uint64_t)key << 17 | (uint64_t)ctx << 34 | 1ULL << 40;
+}
+
+static inline uint32_t sub_place(uint64_t tag)
+{
+	return (uint32_t)((tag * 0x9e3779b97f4a7c15ULL) >> 58);
+}
+_Static_assert(SUB_PLACES == 64, "sub_place gives 6 bits");
+
+/* The set of the object at p: its place and its first 32 bytes (a
+ * process's "pid":1234, an event's action), so that a place holds more
+ * than SUB_WAYS objects, and the threads of one process meet in one set. */
+static inline uint32_t sub_set(uint64_t tag, const char *p, const char *e)
+{
+	uint64_t h = tag * 0x9e3779b97f4a7c15ULL;
+	if (e - p >= 32) {
+		uint64_t w[4];
+		memcpy(w, p, sizeof(w));
+		h ^= (w[0] ^ w[1] * 0x9e3779b97f4a7c15ULL) + (w[2] ^ w[3] * 0xc2b2ae3d27d4eb4fULL);
+		h *= 0xbf58476d1ce4e5b9ULL;
+	}
+	return (uint32_t)(h >> 57);
+}
+_Static_assert(SUB_SETS == 128, "sub_set gives 7 bits");
+
+/* Whether to look for (and then keep) an object of this place. */
+static inline bool sub_try(struct vgc_sub *sc, uint32_t place)
+{
+	uint32_t m = sc->miss[place]++; /* a hit sets it back to 0 */
+	return m < SUB_TRIES || m % SUB_RETRY == 0;
+}
+
+/* Whether to keep an object that differs from a kept one in a member or
+ * two: only while objects of its set are found again (one thread's
+ * "process" over and over, a few alternating), else once in SUB_RETRY (a
+ * process whose every event comes from another thread). */
+static inline bool sub_keep_changed(struct vgc_sub *sc, uint32_t set)
+{
+	int8_t *c = &sc->credit[set];
+	if (*c > 0) {
+		(*c)--;
+		return true;
+	}
+	if (--*c > -SUB_RETRY)
+		return false;
+	*c = 0;
+	return true;
+}
+
+/* Length of the common prefix of a and b, n bytes at most. */
+static size_t common_prefix(const char *a, const char *b, size_t n)
+{
+	size_t i = 0;
+#if defined(__SSE2__)
+	for (; i + 32 <= n; i += 32) {
+		__m128i x0 = _mm_loadu_si128((const __m128i *)(a + i)), y0 = _mm_loadu_si128((const __m128i *)(b + i));
+		__m128i x1 = _mm_loadu_si128((const __m128i *)(a + i + 16)), y1 = _mm_loadu_si128((const __m128i *)(b + i + 16));
+		uint32_t m = (uint32_t)_mm_movemask_epi8(_mm_cmpeq_epi8(x0, y0)) |
+			     (uint32_t)_mm_movemask_epi8(_mm_cmpeq_epi8(x1, y1)) << 16;
+		if (m != 0xffffffffu)
+			return i + (size_t)__builtin_ctz(~m);
+	}
+#endif
+	for (; i + 8 <= n; i += 8) {
+		uint64_t x, y;
+		memcpy(&x, a + i, 8);
+		memcpy(&y, b + i, 8);
+		if (x != y)
+			return i + ((size_t)__builtin_ctzll(x ^ y) >> 3); /* little-endian */
+	}
+	while (i < n && a[i] == b[i])
+		i++;
+	return i;
+}
+
+/* The kept object of the place tag that the text at p starts with, and
+ * *same = its length; else the one sharing the longest prefix with it
+ * (*same: that prefix), or NULL. */
+static struct sub_ent *sub_find(struct vgc_sub *sc, uint32_t set, uint64_t tag, const char *p, const char *e,
+				size_t *same)
+{
+	struct sub_ent *best = NULL;
+	size_t bl = 0;
+	for (int w = 0; w < SUB_WAYS; w++) {
+		if (sc->tag[set][w] != tag)
+			continue;
+		struct sub_ent *c = &sc->ent[set][w];
+		if (c->jlen <= (size_t)(e - p) && memcmp(p, c->buf, c->jlen) == 0) {
+			c->used = ++sc->clock;
+			*same = c->jlen;
+			return c;
+		}
+	}
+	for (int w = 0; w < SUB_WAYS; w++) {
+		if (sc->tag[set][w] != tag)
+			continue;
+		struct sub_ent *c = &sc->ent[set][w];
+		size_t l = common_prefix(p, c->buf, c->jlen <= (size_t)(e - p) ? c->jlen : (size_t)(e - p));
+		if (!best || l > bl)
+			best = c, bl = l;
+	}
+	if (best)
+		best->used = ++sc->clock;
+	*same = bl;
+	return best;
+}
+
+/* Keeps an object just encoded (json: its text; bin: its binary; cap:
+ * the index fields noted inside, offsets from base; cp: its member ends)
+ * in place of the least recently used one of its set. */
+static void sub_keep(struct vgc_sub *sc, uint32_t set, uint64_t tag, const char *json, size_t jlen,
+		     const uint8_t *bin, size_t blen, const struct cap *cap, uint32_t ncap, uint32_t base,
+		     const struct cpt *cp, uint32_t ncp)
+{
+	if (jlen < SUB_MIN || jlen > SUB_MAX || ncap > SUB_CAPS)
 		return;
-	if (ctx == C_VIGIL && role == R_SID)
-		x->sid = v, x->has_sid = true;
-	else if (ctx == C_PROCESS && role == R_PID)
-		x->pid = v, x->has_pid = true;
-	else if (ctx == C_PROCESS && role == R_START && v >= 0)
-		x->start = (uint64_t)v, x->has_start = true;
+	if (ncp > SUB_CPS)
+		ncp = SUB_CPS;
+	int w = 0;
+	for (int i = 1; i < SUB_WAYS && sc->tag[set][w]; i++)
+		if (!sc->tag[set][i] || sc->ent[set][i].used < sc->ent[set][w].used)
+			w = i;
+	struct sub_ent *c = &sc->ent[set][w];
+	sc->tag[set][w] = 0;
+	size_t at = cps_at((uint32_t)jlen, (uint32_t)blen), need = at + ncp * sizeof(*cp);
+	if (c->size < need) {
+		size_t size = (need + 255) & ~(size_t)255;
+		char *nb = realloc(c->buf, size);
+		if (!nb)
+			return;
+		c->buf = nb;
+		c->size = (uint32_t)size;
+	}
+	memcpy(c->buf, json, jlen);
+	memcpy(c->buf + jlen, bin, blen);
+	memcpy(c->buf + at, cp, ncp * sizeof(*cp));
+	c->jlen = (uint32_t)jlen;
+	c->blen = (uint32_t)blen;
+	c->ncp = ncp;
+	c->ncap = (uint8_t)ncap;
+	for (uint32_t i = 0; i < ncap; i++) {
+		c->cap[i] = cap[i];
+		if (cap[i].f <= X_SIP)
+			c->cap[i].off -= base;
+	}
+	c->used = ++sc->clock;
+	sc->tag[set][w] = tag;
 }
 
 /* ---- key table -------------------------------------------------------- */
@@ -96,6 +362,8 @@ void vgc_keys_reset(struct vgc_keys *k)
 	}
 	k->n = 0;
 	memset(k->pred, 0, sizeof(k->pred));
+	if (k->sub)
+		sub_clear(k->sub);
 	if (k->slots)
 		memset(k->slots, 0, k->nslots * sizeof(*k->slots));
 }
@@ -105,6 +373,8 @@ void vgc_keys_free(struct vgc_keys *k)
 	vgc_keys_reset(k);
 	free(k->v);
 	free(k->slots);
+	if (k->sub)
+		sub_free(k->sub);
 	vgc_keys_init(k);
 }
 
@@ -445,6 +715,44 @@ static size_t scan_number(const char *p, const char *e, bool *is_int, int64_t *v
 	return (size_t)(p - s);
 }
 
+/* An index field found while encoding: set in ext, and noted in log for
+ * the object that holds it (off: of a string, from the event's start). */
+static inline void note(struct vgc_ext *ext, struct cap *log, uint32_t *nlog, uint8_t f, const char *s, uint32_t off,
+			uint32_t n, int64_t v)
+{
+	if (f == X_NONE)
+		return;
+	if (ext)
+		set_field(ext, f, s, n, v);
+	if (*nlog < CAP_LOG)
+		log[*nlog] = (struct cap){.v = v, .off = off, .len = n, .f = f};
+	(*nlog)++;
+}
+
+/* Notes the index fields [from, to) of a kept object again; its text is
+ * now at json + base (for a rest of it, base wraps below 0). */
+static void replay(struct vgc_ext *ext, struct cap *log, uint32_t *nlog, const struct sub_ent *c, uint32_t from,
+		   uint32_t to, const char *json, uint32_t base)
+{
+	for (uint32_t i = from; i < to; i++) {
+		const struct cap *cp = &c->cap[i];
+		uint32_t off = cp->f <= X_SIP ? base + cp->off : 0;
+		note(ext, log, nlog, cp->f, json + off, off, cp->len, cp->v);
+	}
+}
+
+/* The member of the event being encoded that may be kept. */
+struct track {
+	uint32_t set; /* + 1; 0: none */
+	uint64_t tag;
+	const char *js;          /* its text */
+	uint32_t os, tsm, capm;  /* its binary's offset; timestamps, index fields before it */
+	const struct sub_ent *ref; /* a kept object of its place: the same members are copied */
+	uint32_t ncp;            /* members ended so far */
+	uint32_t from, tries;    /* members copied from ref; compares of the rest */
+	struct cpt cp[SUB_CPS];
+};
+
 #define PUTB(b) (o[ol++] = (uint8_t)(b))
 #define PUTV(x) (ol += vgc_put_varint(o + ol, (x)))
 
@@ -456,6 +764,9 @@ int vgc_encode(struct vgc_keys *k, const char *json, size_t len, uint64_t ts, st
 		memset(ext, 0, sizeof(*ext));
 	if (len > (1u << 30) || reserve(out, 2 * len + 64))
 		return -1;
+	if (!k->sub)
+		k->sub = calloc(1, sizeof(*k->sub)); /* if not: nothing is kept */
+	struct vgc_sub *sc = k->sub;
 	uint8_t *o = (uint8_t *)out->buf + start;
 	size_t ol = 0;
 	const char *p = json, *e = json + len;
@@ -465,6 +776,10 @@ int vgc_encode(struct vgc_keys *k, const char *json, size_t len, uint64_t ts, st
 	uint8_t vctx = C_ROOT, vrole = R_NONE; /* context of the value being parsed */
 	uint32_t vkey = 0;                     /* key id + 1 of that value */
 	bool top = true;
+	struct track tr;
+	tr.set = 0;
+	struct cap caps[CAP_LOG]; /* the index fields noted, in order */
+	uint32_t ncap = 0, nts = 0; /* and the timestamp strings seen */
 
 	for (;;) {
 		/* -- one value */
@@ -476,10 +791,58 @@ int vgc_encode(struct vgc_keys *k, const char *json, size_t len, uint64_t ts, st
 			if (d >= VGC_MAX_DEPTH)
 				goto raw;
 			bool obj = *p == '{';
+			uint8_t cx = top ? C_ROOT : obj ? child_ctx(vctx, vrole) : C_OTHER;
+			if (d == 1 && sc) {
+				/* a member of the event: kept objects of its place */
+				tr.set = 0;
+				uint64_t tag = sub_tag(pkey[0], vkey, cx);
+				uint32_t place = sub_place(tag);
+				if (obj && sub_try(sc, place)) {
+					uint32_t set = sub_set(tag, p, e);
+					size_t same;
+					const struct sub_ent *c = sub_find(sc, set, tag, p, e, &same);
+					uint32_t at = (uint32_t)(p - json);
+					if (c && same == c->jlen) {
+						memcpy(o + ol, c->buf + c->jlen, c->blen);
+						ol += c->blen;
+						replay(ext, caps, &ncap, c, 0, c->ncap, json, at);
+						sc->miss[place] = 0;
+						if (sc->credit[set] < 64)
+							sc->credit[set]++;
+						k->sub_hits++;
+						p += c->jlen;
+						goto after;
+					}
+					tr.set = set + 1, tr.tag = tag, tr.js = p, tr.ref = c, tr.ncp = 0, tr.from = 0, tr.tries = 0;
+					tr.os = (uint32_t)ol, tr.tsm = nts, tr.capm = ncap;
+					/* the members up to the first difference, and the ','
+					 * after them, are the same */
+					const struct cpt *cp = c ? ent_cps(c) : NULL;
+					uint32_t m = 0;
+					while (c && m < c->ncp && cp[m].jo < same)
+						m++;
+					if (m) {
+						memcpy(o + ol, c->buf + c->jlen, cp[m - 1].bo);
+						ol += cp[m - 1].bo;
+						replay(ext, caps, &ncap, c, 0, cp[m - 1].nc, json, at);
+						memcpy(tr.cp, cp, (m - 1) * sizeof(*cp));
+						tr.ncp = m - 1; /* the m-th end is noted at `after` */
+						tr.from = m;
+						sc->miss[place] = 0;
+						typ[1] = 1;
+						ctx[1] = cx;
+						pkey[1] = vkey;
+						prev[1] = cp[m - 1].key;
+						d = 2;
+						p += cp[m - 1].jo;
+						goto after;
+					}
+				}
+			}
 			p++;
 			PUTB(obj ? T_OBJ : T_ARR);
 			typ[d] = obj;
-			ctx[d] = top ? C_ROOT : obj ? child_ctx(vctx, vrole) : C_OTHER;
+			ctx[d] = cx;
 			pkey[d] = vkey;
 			prev[d] = 0;
 			d++;
@@ -501,7 +864,9 @@ int vgc_encode(struct vgc_keys *k, const char *json, size_t len, uint64_t ts, st
 				goto raw;
 			size_t n = (size_t)(q - p - 1);
 			int64_t tns;
-			if (n == VGC_TS_LEN && vgc_ts_parse(p + 1, n, &tns) && ts <= (uint64_t)INT64_MAX) {
+			bool is_ts = n == VGC_TS_LEN && vgc_ts_parse(p + 1, n, &tns);
+			nts += is_ts; /* what holds it is encoded relative to ts */
+			if (is_ts && ts <= (uint64_t)INT64_MAX) {
 				PUTB(T_TSTR);
 				PUTV(vgc_zz(tns - (int64_t)ts));
 			} else {
@@ -513,7 +878,9 @@ int vgc_encode(struct vgc_keys *k, const char *json, size_t len, uint64_t ts, st
 				}
 				memcpy(o + ol, p + 1, n);
 				ol += n;
-				cap_str(ext, vctx, vrole, p + 1, (uint32_t)n);
+				if (vctx != C_OTHER)
+					note(ext, caps, &ncap, str_field(vctx, vrole), p + 1, (uint32_t)(p + 1 - json),
+					     (uint32_t)n, 0);
 			}
 			p = q + 1;
 			break;
@@ -550,7 +917,8 @@ int vgc_encode(struct vgc_keys *k, const char *json, size_t len, uint64_t ts, st
 					PUTB(T_INT);
 					PUTV(z);
 				}
-				cap_int(ext, vctx, vrole, v);
+				if (vctx != C_OTHER)
+					note(ext, caps, &ncap, int_field(vctx, vrole), NULL, 0, 0, v);
 			} else {
 				PUTB(T_NUM);
 				PUTV(n);
@@ -572,10 +940,44 @@ int vgc_encode(struct vgc_keys *k, const char *json, size_t len, uint64_t ts, st
 		if (p >= e)
 			goto raw;
 		if (typ[d - 1]) { /* object */
+			if (d == 2 && tr.set) {
+				/* a member of the kept object ended */
+				if (tr.ncp < SUB_CPS)
+					tr.cp[tr.ncp] = (struct cpt){.jo = (uint32_t)(p - tr.js), .bo = (uint32_t)ol - tr.os,
+								     .key = prev[1], .nc = ncap - tr.capm};
+				tr.ncp++;
+				const struct sub_ent *c = tr.ref;
+				if (c && *p == ',' && tr.ncp > tr.from && tr.ncp <= c->ncp) {
+					/* the rest as in the kept object? */
+					const struct cpt *b = &ent_cps(c)[tr.ncp - 1];
+					size_t rest = c->jlen - b->jo;
+					if (rest <= (size_t)(e - p) && memcmp(p, c->buf + b->jo, rest) == 0) {
+						uint32_t dj = (uint32_t)(p - tr.js) - b->jo, db = (uint32_t)ol - tr.os - b->bo,
+							 dn = ncap - tr.capm - b->nc;
+						memcpy(o + ol, c->buf + c->jlen + b->bo, c->blen - b->bo);
+						ol += c->blen - b->bo;
+						replay(ext, caps, &ncap, c, b->nc, c->ncap, json, (uint32_t)(p - json) - b->jo);
+						for (uint32_t i = tr.ncp; i < c->ncp; i++) {
+							tr.cp[i] = ent_cps(c)[i];
+							tr.cp[i].jo += dj, tr.cp[i].bo += db, tr.cp[i].nc += dn;
+						}
+						tr.ncp = c->ncp;
+						p += rest;
+						d = 1;
+						sc->miss[sub_place(tr.tag)] = 0;
+						k->sub_hits++;
+						goto kept_end;
+					}
+					if (++tr.tries == SUB_RESYNC)
+						tr.ref = NULL; /* too different */
+				}
+			}
 			if (*p == '}') {
 				p++;
 				PUTB(T_END);
 				d--;
+				if (d == 1 && tr.set)
+					goto kept_end;
 				goto after;
 			}
 			if (*p != ',')
@@ -594,6 +996,12 @@ int vgc_encode(struct vgc_keys *k, const char *json, size_t len, uint64_t ts, st
 		p++;
 		vctx = C_OTHER, vrole = R_NONE, vkey = pkey[d - 1];
 		continue;
+	kept_end:
+		if (nts == tr.tsm && ncap <= CAP_LOG && (!tr.ref || sub_keep_changed(sc, tr.set - 1)))
+			sub_keep(sc, tr.set - 1, tr.tag, tr.js, (size_t)(p - tr.js), o + tr.os, ol - tr.os, caps + tr.capm,
+				 ncap - tr.capm, (uint32_t)(tr.js - json), tr.cp, tr.ncp);
+		tr.set = 0;
+		goto after;
 	key: {
 		if (p >= e || *p != '"')
 			goto raw;

@@ -42,10 +42,14 @@ struct vgc_keys {
 	uint32_t *slots; /* open addressing: id + 1, 0 = empty */
 	uint32_t nslots;
 	uint32_t pred[VGC_PRED]; /* encoder: (parent key, previous key) -> next key id + 1 */
+	struct vgc_sub *sub;     /* encoder: objects it encoded lately (codec.c); NULL until then */
+	uint64_t sub_hits;       /* objects copied from it (tests, benchmarks) */
 };
 
 void vgc_keys_init(struct vgc_keys *k);
 void vgc_keys_free(struct vgc_keys *k);
+/* Empties the table (and the encoder's cache of objects, whose binary
+ * holds key ids). */
 void vgc_keys_reset(struct vgc_keys *k);
 /* Id of key s, adding it when absent; -1 when the table is full. */
 int64_t vgc_key_add(struct vgc_keys *k, const char *s, size_t len);
@@ -68,7 +72,10 @@ struct vgc_ext {
 };
 
 /* Appends the binary form of json to out. Returns 0, 1 when the event was
- * kept raw, -1 when out of memory. ext (may be NULL) gets the index fields. */
+ * kept raw, -1 when out of memory. ext (may be NULL) gets the index fields.
+ * k also keeps the members of events it encoded lately: one repeated (the
+ * "process" of a busy process) is copied rather than parsed, to the same
+ * bytes. */
 int vgc_encode(struct vgc_keys *k, const char *json, size_t len, uint64_t ts, struct strbuf *out,
 	       struct vgc_ext *ext);
 /* Appends the JSON of a binary event to out; -1 on malformed input. */

@@ -20,36 +20,77 @@ static inline uint64_t mix64(uint64_t x)
 	return x;
 }
 
-uint64_t ik_hash(int kind, const void *a, size_t alen, uint64_t b)
+static inline uint64_t ik_fnv(int kind, const void *a, size_t alen)
 {
 	uint64_t h = 1469598103934665603ULL ^ (uint64_t)kind;
 	const uint8_t *p = a;
 	for (size_t i = 0; i < alen; i++)
 		h = (h ^ p[i]) * 1099511628211ULL;
+	return h;
+}
+
+static inline uint64_t ik_mix(uint64_t h, int kind, uint64_t b)
+{
 	h = mix64(h ^ mix64(b + (uint64_t)kind));
 	return h ? h : 1;
 }
 
-int ik_event(const struct vgc_ext *x, uint64_t out[IK_MAX])
+uint64_t ik_hash(int kind, const void *a, size_t alen, uint64_t b)
+{
+	return ik_mix(ik_fnv(kind, a, alen), kind, b);
+}
+
+/* ik_fnv of a recent string from the memo: events repeat their host, the
+ * sha256 of their executable and their addresses, and comparing 64 bytes
+ * costs less than hashing them a byte at a time. */
+static uint64_t ik_fnv_memo(struct ik_memo *m, int kind, const void *a, size_t n)
+{
+	if (!m || n > IK_MEMO_LEN)
+		return ik_fnv(kind, a, n);
+	uint64_t w0 = 0, w1 = 0;
+	if (n >= 8) {
+		memcpy(&w0, a, 8);
+		memcpy(&w1, (const char *)a + n - 8, 8);
+	} else {
+		for (size_t i = 0; i < n; i++)
+			w0 = w0 << 8 | ((const uint8_t *)a)[i];
+	}
+	uint64_t x = (w0 ^ w1 * 0x9e3779b97f4a7c15ULL) + n * 131 + (uint64_t)kind;
+	struct ik_memo_ent *e = &m->e[(x * 0xbf58476d1ce4e5b9ULL) >> (64 - IK_MEMO_BITS)];
+	if (e->kind == kind && e->len == n && memcmp(e->s, a, n) == 0)
+		return e->fnv;
+	e->fnv = ik_fnv(kind, a, n);
+	e->kind = (uint8_t)kind;
+	e->len = (uint8_t)n;
+	memcpy(e->s, a, n);
+	return e->fnv;
+}
+
+uint64_t ik_hash_memo(struct ik_memo *m, int kind, const void *a, size_t alen, uint64_t b)
+{
+	return ik_mix(ik_fnv_memo(m, kind, a, alen), kind, b);
+}
+
+int ik_event(const struct vgc_ext *x, uint64_t out[IK_MAX], struct ik_memo *m)
 {
 	int n = 0;
 	if (x->has_sid) {
 		if (x->host)
-			out[n++] = ik_hash(IK_SESSION, x->host, x->host_len, (uint64_t)x->sid);
+			out[n++] = ik_hash_memo(m, IK_SESSION, x->host, x->host_len, (uint64_t)x->sid);
 		out[n++] = ik_hash(IK_SID, NULL, 0, (uint64_t)x->sid);
 	}
 	if (x->has_pid) {
 		out[n++] = ik_hash(IK_PID, NULL, 0, (uint64_t)x->pid);
 		if (x->has_start)
-			out[n++] = ik_hash(IK_PIDSTART, &x->start, sizeof(x->start), (uint64_t)x->pid);
+			out[n++] = ik_hash_memo(m, IK_PIDSTART, &x->start, sizeof(x->start), (uint64_t)x->pid);
 	}
 	if (x->sha && x->sha_len)
-		out[n++] = ik_hash(IK_SHA, x->sha, x->sha_len, 0);
+		out[n++] = ik_hash_memo(m, IK_SHA, x->sha, x->sha_len, 0);
 	if (x->dip && x->dip_len)
-		out[n++] = ik_hash(IK_IP, x->dip, x->dip_len, 0);
+		out[n++] = ik_hash_memo(m, IK_IP, x->dip, x->dip_len, 0);
 	if (x->sip && x->sip_len &&
 	    !(x->dip && x->dip_len == x->sip_len && memcmp(x->dip, x->sip, x->sip_len) == 0))
-		out[n++] = ik_hash(IK_IP, x->sip, x->sip_len, 0);
+		out[n++] = ik_hash_memo(m, IK_IP, x->sip, x->sip_len, 0);
 	return n;
 }
 

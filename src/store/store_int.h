@@ -107,9 +107,21 @@ _Static_assert(sizeof(struct idx_ent) == 16, "idx_ent");
 /* Index keys: a 64-bit hash of (kind, value). */
 enum { IK_SESSION = 1, IK_SID, IK_PID, IK_PIDSTART, IK_SHA, IK_IP };
 uint64_t ik_hash(int kind, const void *a, size_t alen, uint64_t b);
-/* Keys of one event (up to IK_MAX) from its index fields. */
+/* Recent strings and their partial hashes (the writer's: zeroed first). */
+#define IK_MEMO_BITS 6
+#define IK_MEMO_LEN 64
+struct ik_memo {
+	struct ik_memo_ent {
+		uint64_t fnv;
+		uint8_t kind, len;
+		char s[IK_MEMO_LEN];
+	} e[1 << IK_MEMO_BITS];
+};
+/* ik_hash, with the string's part from m when it was seen lately (m may be NULL). */
+uint64_t ik_hash_memo(struct ik_memo *m, int kind, const void *a, size_t alen, uint64_t b);
+/* Keys of one event (up to IK_MAX) from its index fields (m may be NULL). */
 #define IK_MAX 7
-int ik_event(const struct vgc_ext *x, uint64_t out[IK_MAX]);
+int ik_event(const struct vgc_ext *x, uint64_t out[IK_MAX], struct ik_memo *m);
 
 /* In-memory index of an open segment: hash -> block numbers. */
 struct posting {

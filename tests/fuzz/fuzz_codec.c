@@ -2,6 +2,10 @@
  * reader. The first byte picks what the rest is:
  *   % 3 == 0  JSON (the whole input): encoding must be lossless for any
  *             bytes, and the binary walker must accept what was encoded;
+ *             then each line, again, changed in a byte and cut short,
+ *             through one key table: what the encoder keeps of one event
+ *             must not change what it writes for the next (checked
+ *             against encodings that use nothing kept);
  *   % 3 == 1  a binary event: decoding and walking must fail cleanly or
  *             give JSON that encodes and decodes back to itself;
  *   % 3 == 2  damage to a real segment (byte patches, a cut, a lost
@@ -121,6 +125,71 @@ static int count(void *ctx, const char *json, size_t len, uint64_t ts)
 	return 0;
 }
 
+/* Encodes json with k (and what it kept) and checks the result against
+ * encodings that cannot use it: inside an array (no member of the event is
+ * at depth 1 then) and with a copy of the key table. */
+static void enc_same(struct vgc_keys *k, const char *json, size_t len, uint64_t ts)
+{
+	struct strbuf a, b, c;
+	sb_init(&a);
+	sb_init(&b);
+	sb_init(&c);
+	char *j = malloc(len + 2), *w = malloc(len + 2);
+	memcpy(j, json, len); /* its own copy: the index fields point into it */
+	w[0] = '[';
+	memcpy(w + 1, json, len);
+	w[len + 1] = ']';
+	struct vgc_ext x, y;
+	int r = vgc_encode(k, j, len, ts, &a, &x);
+	if (r < 0 || vgc_decode(k, (uint8_t *)a.buf, a.len, ts, &c) || c.len != len || memcmp(c.buf, json, len))
+		abort();
+	struct vgc_keys ref;
+	vgc_keys_init(&ref);
+	if (vgc_keys_copy(&ref, k))
+		abort();
+	if (vgc_encode(&ref, w, len + 2, ts, &b, NULL) == 0 && r == 0 &&
+	    (b.len != a.len + 2 || memcmp(b.buf + 1, a.buf, a.len)))
+		abort();
+	if (vgc_keys_copy(&ref, k))
+		abort();
+	sb_reset(&b);
+	if (vgc_encode(&ref, j, len, ts, &b, &y) != r || memcmp(&x, &y, sizeof(x)))
+		abort();
+	vgc_keys_free(&ref);
+	free(j);
+	free(w);
+	sb_free(&a);
+	sb_free(&b);
+	sb_free(&c);
+}
+
+static void lines(const uint8_t *data, size_t size)
+{
+	struct vgc_keys k;
+	vgc_keys_init(&k);
+	uint64_t ts = 1795000000000000000ULL;
+	for (size_t at = 0; at < size;) {
+		const uint8_t *nl = memchr(data + at, '\n', size - at);
+		size_t len = nl ? (size_t)(nl - data) - at : size - at;
+		const char *l = (const char *)data + at;
+		at += len + 1;
+		if (!len)
+			continue;
+		enc_same(&k, l, len, ts);
+		enc_same(&k, l, len, ts + 1000003);
+		char *v = malloc(len);
+		memcpy(v, l, len);
+		size_t pos = (size_t)vg_crc32c(0, l, len) % len;
+		v[pos] = v[pos] == '1' ? '2' : '1';
+		enc_same(&k, v, len, ts);
+		enc_same(&k, l, len, ts);
+		enc_same(&k, l, len * 3 / 4, ts);
+		free(v);
+		ts += 999999937;
+	}
+	vgc_keys_free(&k);
+}
+
 static void damage(const uint8_t *d, size_t n)
 {
 	if (n < 2)
@@ -184,6 +253,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (vgc_ext_binary(&k, (uint8_t *)a.buf, a.len, &x))
 			abort();
 		vgc_keys_free(&k);
+		lines(data, size);
 		break;
 	}
 	case 1: {

@@ -1,5 +1,6 @@
 /* The event store: the binary encoding (round trips on real vigild events
- * and on awkward JSON, any bytes decoded safely), blocks and segments,
+ * and on awkward JSON, any bytes decoded safely, repeated members copied
+ * from the encoder's cache to the same bytes), blocks and segments,
  * index look-ups against a brute-force answer, the WAL after a crash,
  * torn, truncated and bit-flipped files, and retention. */
 #define _GNU_SOURCE
@@ -390,6 +391,303 @@ static void test_codec_garbage(void **state)
 	vgc_keys_free(&k);
 	free(ev[0]);
 	free(ev);
+}
+
+/* ---- repeated objects (the encoder's cache) --------------------------- */
+
+/* Encodes json with k, whose cache may hold its members, and checks it
+ * against encodings that cannot use that cache: inside an array (members
+ * at depth 2 are never kept) for the binary, and with a copy of the key
+ * table (same ids, nothing kept) for the index fields, which must point
+ * into this event's own copy of the text. Decoding gives json back.
+ * Returns what vgc_encode returned; *xo (may be NULL) gets the scalars. */
+static int enc_check(struct vgc_keys *k, const char *json, uint64_t ts, struct vgc_ext *xo)
+{
+	size_t len = strlen(json);
+	char *j = malloc(len + 1), *w = malloc(len + 3);
+	memcpy(j, json, len + 1);
+	w[0] = '[';
+	memcpy(w + 1, json, len);
+	w[len + 1] = ']';
+	struct strbuf a, b, back;
+	sb_init(&a);
+	sb_init(&b);
+	sb_init(&back);
+	struct vgc_ext x, y;
+	int r = vgc_encode(k, j, len, ts, &a, &x);
+	assert_true(r >= 0);
+	struct vgc_keys ref;
+	vgc_keys_init(&ref);
+	assert_int_equal(vgc_keys_copy(&ref, k), 0);
+	assert_int_equal(vgc_encode(&ref, w, len + 2, ts, &b, NULL), r);
+	if (r == 0 && (b.len != a.len + 2 || memcmp(b.buf + 1, a.buf, a.len)))
+		fail_msg("binary differs from a fresh encoding: %s", json);
+	assert_int_equal(vgc_keys_copy(&ref, k), 0);
+	sb_reset(&b);
+	assert_int_equal(vgc_encode(&ref, j, len, ts, &b, &y), r);
+	if (memcmp(&x, &y, sizeof(x)))
+		fail_msg("index fields differ from a fresh encoding: %s", json);
+	assert_int_equal(vgc_decode(k, (uint8_t *)a.buf, a.len, ts, &back), 0);
+	if (back.len != len || memcmp(back.buf, json, len))
+		fail_msg("not lossless: %s\n  got %.*s", json, (int)back.len, back.buf);
+	if (xo) {
+		*xo = x;
+		xo->host = xo->sha = xo->dip = xo->sip = NULL; /* j is freed */
+	}
+	vgc_keys_free(&ref);
+	sb_free(&a);
+	sb_free(&b);
+	sb_free(&back);
+	free(j);
+	free(w);
+	return r;
+}
+
+#define SHA_A "00770e0b951e49768c7453107a801034c18cde50a56a93fb60fd345f6de61a52"
+#define SHA_B "9a9c5a0c3b5d1d78952252f7bcf4a992ab9ea1081c84861381380a835106b817"
+
+/* One event as vigild writes them, with the process object given. */
+static const char *ev_with(char *buf, size_t cap, const char *process, const char *after)
+{
+	snprintf(buf, cap,
+		 "{\"@timestamp\":\"2026-12-02T05:18:38.917841657Z\",\"event\":{\"kind\":\"event\",\"action\":"
+		 "\"file_create\",\"category\":[\"file\"],\"outcome\":\"success\"},\"host\":{\"name\":\"vm\",\"id\":"
+		 "\"3d1219c7c4c5404aaa1f6d2a48adfda4\"},\"process\":%s,\"user\":{\"id\":0,\"effective\":{\"id\":0}},"
+		 "\"destination\":{\"ip\":\"10.1.2.3\",\"port\":443},\"source\":{\"ip\":\"10.9.9.9\",\"port\":5555},"
+		 "\"vigil\":{\"sid\":7649,\"pgid\":26822,\"cgroup\":\"/\",\"ret\":3}%s}",
+		 process, after);
+	return buf;
+}
+
+static void test_codec_repeated_objects(void **state)
+{
+	struct vgc_keys k;
+	vgc_keys_init(&k);
+	uint64_t ts = 1795584090771189662ULL;
+	char ev[8192];
+	struct vgc_ext x;
+	const char *proc = "{\"pid\":42,\"vpid\":42,\"thread\":{\"id\":42},\"name\":\"bash\",\"start_ns\":1000,"
+			   "\"args\":[\"a\",\"b\"],\"hash\":{\"sha256\":\"" SHA_A "\"},"
+			   "\"parent\":{\"pid\":1,\"executable\":\"/sbin/init\"}}";
+
+	/* the same event again: every member is copied, the index fields too */
+	assert_int_equal(enc_check(&k, ev_with(ev, sizeof(ev), proc, ""), ts, NULL), 0);
+	uint64_t hits = k.sub_hits;
+	assert_int_equal(enc_check(&k, ev_with(ev, sizeof(ev), proc, ""), ts + 5, &x), 0);
+	assert_true(k.sub_hits >= hits + 5); /* event, host, process, user, ... */
+	assert_true(x.has_pid && x.pid == 42 && x.has_start && x.start == 1000 && x.has_sid && x.sid == 7649);
+	assert_int_equal(x.sha_len, 64);
+	assert_int_equal(x.host_len, 2);
+	assert_int_equal(x.dip_len, 8);
+	assert_int_equal(x.sip_len, 8);
+
+	/* another thread (same length, longer, shorter): the members before
+	 * and after it are copied */
+	static const char *const variants[] = {
+		"{\"pid\":42,\"vpid\":42,\"thread\":{\"id\":43},\"name\":\"bash\",\"start_ns\":1000,"
+		"\"args\":[\"a\",\"b\"],\"hash\":{\"sha256\":\"" SHA_A "\"},\"parent\":{\"pid\":1,\"executable\":\"/sbin/init\"}}",
+		"{\"pid\":42,\"vpid\":42,\"thread\":{\"id\":4300},\"name\":\"bash\",\"start_ns\":1000,"
+		"\"args\":[\"a\",\"b\"],\"hash\":{\"sha256\":\"" SHA_A "\"},\"parent\":{\"pid\":1,\"executable\":\"/sbin/init\"}}",
+		"{\"pid\":42,\"vpid\":42,\"thread\":{\"id\":4},\"name\":\"bash\",\"start_ns\":1000,"
+		"\"args\":[\"a\",\"b\"],\"hash\":{\"sha256\":\"" SHA_A "\"},\"parent\":{\"pid\":1,\"executable\":\"/sbin/init\"}}",
+		/* the first member differs (prefix of the kept one's) */
+		"{\"pid\":4,\"vpid\":42,\"thread\":{\"id\":42},\"name\":\"bash\",\"start_ns\":1000,"
+		"\"args\":[\"a\",\"b\"],\"hash\":{\"sha256\":\"" SHA_A "\"},\"parent\":{\"pid\":1,\"executable\":\"/sbin/init\"}}",
+		/* the kept one's first member is a prefix of this one's */
+		"{\"pid\":421,\"vpid\":42,\"thread\":{\"id\":42},\"name\":\"bash\",\"start_ns\":1000,"
+		"\"args\":[\"a\",\"b\"],\"hash\":{\"sha256\":\"" SHA_A "\"},\"parent\":{\"pid\":1,\"executable\":\"/sbin/init\"}}",
+		/* an index field after the difference, another before */
+		"{\"pid\":42,\"vpid\":42,\"thread\":{\"id\":42},\"name\":\"bash\",\"start_ns\":1001,"
+		"\"args\":[\"a\",\"b\"],\"hash\":{\"sha256\":\"" SHA_B "\"},\"parent\":{\"pid\":1,\"executable\":\"/sbin/init\"}}",
+		"{\"pid\":42,\"vpid\":42,\"thread\":{\"id\":42},\"name\":\"bash\",\"start_ns\":1000,"
+		"\"args\":[\"a\",\"b\",\"c\"],\"hash\":{\"sha256\":\"" SHA_A "\"},\"parent\":{\"pid\":1,\"executable\":\"/sbin/init\"}}",
+		/* a member more, a member less, the last member changed */
+		"{\"pid\":42,\"vpid\":42,\"thread\":{\"id\":42},\"name\":\"bash\",\"start_ns\":1000,"
+		"\"args\":[\"a\",\"b\"],\"hash\":{\"sha256\":\"" SHA_A "\"},\"parent\":{\"pid\":1,\"executable\":\"/sbin/init\"},\"x\":1}",
+		"{\"pid\":42,\"vpid\":42,\"name\":\"bash\",\"start_ns\":1000,"
+		"\"args\":[\"a\",\"b\"],\"hash\":{\"sha256\":\"" SHA_A "\"},\"parent\":{\"pid\":1,\"executable\":\"/sbin/init\"}}",
+		"{\"pid\":42,\"vpid\":42,\"thread\":{\"id\":42},\"name\":\"bash\",\"start_ns\":1000,"
+		"\"args\":[\"a\",\"b\"],\"hash\":{\"sha256\":\"" SHA_A "\"},\"parent\":{\"pid\":1,\"executable\":\"/sbin/ini\"}}",
+		/* strings whose escapes look like the end of the object */
+		"{\"pid\":42,\"vpid\":42,\"thread\":{\"id\":42},\"name\":\"b\\\"},\\\\\",\"start_ns\":1000,"
+		"\"args\":[\"a\",\"b\"],\"hash\":{\"sha256\":\"" SHA_A "\"},\"parent\":{\"pid\":1,\"executable\":\"/sbin/init\"}}",
+		"{\"pid\":42,\"vpid\":42,\"thread\":{\"id\":42},\"name\":\"b\\\"},\\\\x\",\"start_ns\":1000,"
+		"\"args\":[\"a\",\"b\"],\"hash\":{\"sha256\":\"" SHA_A "\"},\"parent\":{\"pid\":1,\"executable\":\"/sbin/init\"}}",
+		/* the same index field twice: the last one counts */
+		"{\"pid\":42,\"vpid\":42,\"thread\":{\"id\":42},\"pid\":43,\"start_ns\":1000,\"start_ns\":-1}",
+		/* more index fields than an object keeps, and a timestamp */
+		"{\"pid\":1,\"pid\":2,\"pid\":3,\"pid\":4,\"pid\":5,\"pid\":6,\"name\":\"bash\"}",
+		"{\"pid\":42,\"vpid\":42,\"thread\":{\"id\":42},\"at\":\"2026-12-02T05:18:38.000000000Z\",\"name\":\"bash\"}",
+		"{}",
+		"{\"pid\":42}",
+	};
+	for (int round = 0; round < 3; round++)
+		for (size_t i = 0; i < sizeof(variants) / sizeof(variants[0]); i++) {
+			uint64_t t = ts + (uint64_t)round * 1000000007ULL + i;
+			assert_int_equal(enc_check(&k, ev_with(ev, sizeof(ev), variants[i], ""), t, &x), 0);
+			assert_int_equal(enc_check(&k, ev_with(ev, sizeof(ev), proc, ""), t, NULL), 0);
+		}
+	assert_int_equal(enc_check(&k, ev_with(ev, sizeof(ev), variants[12], ""), ts, &x), 0);
+	assert_true(x.has_pid && x.pid == 43 && x.has_start && x.start == 1000); /* a negative one is no start */
+	assert_int_equal(enc_check(&k, ev_with(ev, sizeof(ev), variants[13], ""), ts, &x), 0);
+	assert_true(x.has_pid && x.pid == 6);
+
+	/* an index field in the member that differs: the ones after it, copied
+	 * from the kept object, keep their order; and so do those of an object
+	 * made that way and kept in turn */
+#define LONGNAME "\"name\":\"a name long enough to fill the first bytes\""
+	static const char *const shifted[] = {
+		"{" LONGNAME ",\"a\":1,\"start_ns\":100,\"z\":\"tail of the object\"}",
+		"{" LONGNAME ",\"pid\":9,\"start_ns\":100,\"z\":\"tail of the object\"}",
+		"{" LONGNAME ",\"pid\":9,\"start_ns\":100,\"z\":\"another tail\"}",
+		"{" LONGNAME ",\"pid\":9,\"start_ns\":101,\"z\":\"tail of the object\"}",
+	};
+#undef LONGNAME
+	for (int i = 0; i < 4; i++) /* found again: changed ones are kept too */
+		assert_int_equal(enc_check(&k, ev_with(ev, sizeof(ev), shifted[0], ""), ts, NULL), 0);
+	for (int i = 1; i < 4; i++) {
+		assert_int_equal(enc_check(&k, ev_with(ev, sizeof(ev), shifted[i], ""), ts, &x), 0);
+		assert_true(x.has_pid && x.pid == 9 && x.has_start && x.start == (i == 3 ? 101 : 100));
+	}
+
+	/* a timestamp inside: not kept (it is relative to the record's time) */
+	const char *tsproc = variants[14];
+	for (int i = 0; i < 4; i++)
+		assert_int_equal(enc_check(&k, ev_with(ev, sizeof(ev), tsproc, ""), ts + (uint64_t)i * 999999937ULL, NULL), 0);
+	assert_int_equal(enc_check(&k, ev_with(ev, sizeof(ev), tsproc, ""), UINT64_MAX, NULL), 0);
+	assert_int_equal(enc_check(&k, ev_with(ev, sizeof(ev), tsproc, ""), ts, NULL), 0);
+
+	/* followed by other text: more members, the same member again, the end */
+	assert_int_equal(enc_check(&k, ev_with(ev, sizeof(ev), proc, ",\"x\":1"), ts, NULL), 0);
+	assert_int_equal(enc_check(&k, ev_with(ev, sizeof(ev), proc, ",\"process\":{\"pid\":42,\"vpid\":42}"), ts, NULL), 0);
+	char dup[4096];
+	snprintf(dup, sizeof(dup), ",\"process\":%s", proc);
+	assert_int_equal(enc_check(&k, ev_with(ev, sizeof(ev), proc, dup), ts, &x), 0);
+	assert_true(x.pid == 42);
+	/* cut short inside or right after a kept object: raw, still exact */
+	ev_with(ev, sizeof(ev), proc, "");
+	const char *pp = strstr(ev, "\"process\":");
+	for (size_t cut = (size_t)(pp - ev); cut < strlen(ev); cut += 7) {
+		char c[8192];
+		memcpy(c, ev, cut);
+		c[cut] = 0;
+		assert_int_equal(enc_check(&k, c, ts, NULL), 1);
+	}
+	snprintf(ev, sizeof(ev), "{\"process\":%s", proc);
+	assert_int_equal(enc_check(&k, ev, ts, NULL), 1);
+	snprintf(ev, sizeof(ev), "{\"process\":%s,", proc);
+	assert_int_equal(enc_check(&k, ev, ts, NULL), 1);
+	snprintf(ev, sizeof(ev), "{\"process\":%s}", proc);
+	assert_int_equal(enc_check(&k, ev, ts, NULL), 0);
+	snprintf(ev, sizeof(ev), "{\"process\":%s} ", proc);
+	assert_int_equal(enc_check(&k, ev, ts, NULL), 1);
+
+	/* elements of a top-level array, objects of many members */
+	assert_int_equal(enc_check(&k, "[{\"a\":\"0123456789abcdef\"},{\"a\":\"0123456789abcdef\"},{\"a\":\"0123456789abcdeg\"}]", ts, NULL), 0);
+	struct strbuf big;
+	sb_init(&big);
+	for (int v = 0; v < 6; v++) {
+		sb_reset(&big);
+		sb_puts(&big, "{\"big\":{");
+		for (int i = 0; i < 100; i++) {
+			char m[48];
+			snprintf(m, sizeof(m), "%s\"m%d\":%d", i ? "," : "", i, i == 3 * v || i == 70 + v ? v : i);
+			sb_puts(&big, m);
+		}
+		sb_puts(&big, "}}");
+		sb_putc(&big, 0);
+		assert_int_equal(enc_check(&k, big.buf, ts, NULL), 0);
+		assert_int_equal(enc_check(&k, big.buf, ts, NULL), 0);
+	}
+	sb_free(&big);
+
+	/* depth: a kept object as deep as allowed, then one level deeper */
+	for (int extra = 0; extra < 2; extra++) {
+		char deep[1024];
+		int n = 0;
+		n += snprintf(deep + n, sizeof(deep) - (size_t)n, "{\"deep\":");
+		for (int i = 0; i < VGC_MAX_DEPTH - 2 + extra; i++)
+			n += snprintf(deep + n, sizeof(deep) - (size_t)n, "{\"d\":");
+		n += snprintf(deep + n, sizeof(deep) - (size_t)n, "{\"x\":\"0123456789abcdef\"}");
+		for (int i = 0; i < VGC_MAX_DEPTH - 1 + extra; i++)
+			deep[n++] = '}';
+		deep[n] = 0;
+		struct strbuf bin, back;
+		sb_init(&bin);
+		sb_init(&back);
+		for (int again = 0; again < 2; again++) {
+			sb_reset(&bin);
+			assert_int_equal(vgc_encode(&k, deep, (size_t)n, ts, &bin, NULL), extra);
+			sb_reset(&back);
+			assert_int_equal(vgc_decode(&k, (uint8_t *)bin.buf, bin.len, ts, &back), 0);
+			assert_int_equal(back.len, n);
+			assert_memory_equal(back.buf, deep, (size_t)n);
+		}
+		sb_free(&bin);
+		sb_free(&back);
+	}
+
+	/* the key table starts again with other ids: nothing kept is used */
+	vgc_keys_reset(&k);
+	assert_int_equal(enc_check(&k, "{\"zz\":1,\"args\":[1],\"thread\":{\"id\":1},\"name\":\"n\",\"pid\":2,\"vpid\":3,"
+				       "\"sha256\":\"s\",\"hash\":{\"parent\":4},\"executable\":\"e\"}", ts, NULL), 0);
+	assert_int_equal(enc_check(&k, ev_with(ev, sizeof(ev), proc, ""), ts, &x), 0);
+	assert_true(x.pid == 42 && x.sha_len == 64);
+	vgc_keys_free(&k);
+	vgc_keys_init(&k);
+	assert_int_equal(vgc_key_add(&k, "unrelated", 9), 0);
+	assert_int_equal(enc_check(&k, ev_with(ev, sizeof(ev), proc, ""), ts, NULL), 0);
+	vgc_keys_free(&k);
+}
+
+static uint32_t rnd_below(uint64_t *seed, uint32_t n)
+{
+	*seed = *seed * 6364136223846793005ULL + 1442695040888963407ULL;
+	return (uint32_t)(*seed >> 33) % n;
+}
+
+/* Random events from a few parts that vary the way a host's do (threads,
+ * arguments, optional members, escapes, timestamps), encoded in one
+ * sequence: each against the encodings that use no cache. */
+static void test_codec_repeated_random(void **state)
+{
+	struct vgc_keys k;
+	vgc_keys_init(&k);
+	uint64_t seed = 0x9e3779b97f4a7c15ULL;
+#define RND(n) rnd_below(&seed, n)
+	char ev[8192], proc[4096];
+	static const char *const names[] = {"bash", "b\\\"}", "nginx", "\\\\", "a,b", "x}"};
+	static const char *const tail[] = {"", ",\"x\":1", ",\"process\":{\"pid\":7}", ",\"t\":\"2026-01-01T00:00:00.000000000Z\""};
+	for (int i = 0; i < 3000; i++) {
+		int pid = 100 + (int)RND(3);
+		int n = snprintf(proc, sizeof(proc), "{\"pid\":%d,\"vpid\":%d", pid, pid);
+		if (RND(4))
+			n += snprintf(proc + n, sizeof(proc) - (size_t)n, ",\"thread\":{\"id\":%d}", pid + (int)RND(3) * 1000);
+		const char *name = names[RND(6)];
+		int start = pid * 10 + (RND(8) == 0);
+		n += snprintf(proc + n, sizeof(proc) - (size_t)n, ",\"name\":\"%s\",\"start_ns\":%d,\"args\":[", name, start);
+		int na = (int)RND(3);
+		for (int a = 0; a < na; a++)
+			n += snprintf(proc + n, sizeof(proc) - (size_t)n, "%s\"arg%d\"", a ? "," : "", a);
+		n += snprintf(proc + n, sizeof(proc) - (size_t)n, "]");
+		if (RND(5) == 0)
+			n += snprintf(proc + n, sizeof(proc) - (size_t)n, ",\"at\":\"2026-12-02T05:18:38.%09dZ\"", (int)RND(1000));
+		n += snprintf(proc + n, sizeof(proc) - (size_t)n, ",\"hash\":{\"sha256\":\"%s\"}", RND(2) ? SHA_A : SHA_B);
+		if (RND(3))
+			n += snprintf(proc + n, sizeof(proc) - (size_t)n, ",\"parent\":{\"pid\":%d}", (int)RND(2) + 1);
+		snprintf(proc + n, sizeof(proc) - (size_t)n, "}");
+		ev_with(ev, sizeof(ev), proc, tail[RND(4)]);
+		uint64_t ts = 1795584090771189662ULL + (uint64_t)RND(3) * 1000000000ULL;
+		size_t len = strlen(ev);
+		if (RND(20) == 0)
+			ev[1 + RND((uint32_t)len - 1)] = '\0'; /* cut short */
+		enc_check(&k, ev, ts, NULL);
+		if (RND(500) == 0)
+			vgc_keys_reset(&k);
+	}
+#undef RND
+	assert_true(k.sub_hits > 1000);
+	vgc_keys_free(&k);
 }
 
 /* ---- store ------------------------------------------------------------ */
@@ -1018,6 +1316,8 @@ int main(void)
 		cmocka_unit_test(test_codec_edge_cases),
 		cmocka_unit_test(test_codec_timestamps),
 		cmocka_unit_test(test_codec_garbage),
+		cmocka_unit_test(test_codec_repeated_objects),
+		cmocka_unit_test(test_codec_repeated_random),
 		cmocka_unit_test(test_store_queries),
 		cmocka_unit_test(test_index_lookups),
 		cmocka_unit_test(test_store_real_events),
