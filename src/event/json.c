@@ -459,6 +459,72 @@ struct img_enc {
 	struct enc_field f[]; /* nflat of them, then the JSON bytes, then the values */
 };
 
+/* A kept stretch of an encoding (the image's fields here, a thread's
+ * process object below) is enc_field[nflat], then its JSON bytes, then the
+ * flat values: copied into a later event by enc_put, made by enc_save from
+ * what was written since an enc_mark. */
+struct enc_mark {
+	size_t j0;
+	int n0, p0;
+	unsigned d0;
+};
+
+static struct enc_mark enc_mark(const struct jw *w, const struct fsink_w *sw)
+{
+	const struct fsink *s = fsink;
+	return (struct enc_mark){.j0 = w->sb->len, .n0 = sw ? s->fl->n : 0, .p0 = sw ? s->pos : 0,
+				 .d0 = sw ? s->fl->dropped : 0};
+}
+
+static void enc_put(struct jw *w, const struct fsink_w *sw, const struct enc_field *f, uint32_t nflat,
+		    uint32_t jlen, uint32_t npos)
+{
+	const char *json = (const char *)&f[nflat];
+	sb_put(w->sb, json, jlen);
+	if (!sw)
+		return;
+	struct fsink *s = fsink;
+	const char *vals = json + jlen;
+	for (uint32_t i = 0; i < nflat; i++)
+		vg_flat_put(s->fl, f[i].id, vals + f[i].off, f[i].len);
+	s->pos += (int)npos;
+}
+
+/* The size of a copy of what was written since m (nf, jlen, npos set), or
+ * 0 when none may be kept: a copy must hold every field, and one made while
+ * the flat was full (a child with hundreds of args before its parent's
+ * fields) would leave them out of every later event. */
+static size_t enc_size(const struct jw *w, const struct fsink_w *sw, const struct enc_mark *m, uint32_t *nf,
+		       uint32_t *jlen, uint32_t *npos)
+{
+	const struct fsink *s = fsink;
+	if (w->sb->oom || (sw && s->fl->dropped != m->d0))
+		return 0;
+	*nf = sw ? (uint32_t)(s->fl->n - m->n0) : 0;
+	*jlen = (uint32_t)(w->sb->len - m->j0);
+	*npos = sw ? (uint32_t)(s->pos - m->p0) : 0;
+	size_t vlen = 0;
+	for (uint32_t i = 0; i < *nf; i++)
+		vlen += s->fl->f[m->n0 + (int)i].len;
+	return *nf * sizeof(struct enc_field) + *jlen + vlen;
+}
+
+static void enc_save(const struct jw *w, const struct enc_mark *m, struct enc_field *f, uint32_t nf, uint32_t jlen)
+{
+	const struct fsink *s = fsink;
+	char *json = (char *)&f[nf];
+	memcpy(json, w->sb->buf + m->j0, jlen);
+	char *vals = json + jlen;
+	uint32_t off = 0;
+	for (uint32_t i = 0; i < nf; i++) {
+		const struct vg_flat_field *ff = &s->fl->f[m->n0 + (int)i];
+		/* between vg_flat_begin and vg_flat_end val is an arena offset */
+		memcpy(vals + off, s->fl->arena + (intptr_t)ff->val, ff->len);
+		f[i] = (struct enc_field){.id = ff->name, .len = ff->len, .off = off};
+		off += ff->len;
+	}
+}
+
 static void put_image_cached(struct jw *w, struct proc_image *img, int which)
 {
 	struct fsink *s = fsink;
@@ -468,50 +534,31 @@ static void put_image_cached(struct jw *w, struct proc_image *img, int which)
 	bool usable = w->need_comma[w->depth] && (!sw || sw == &s->ws[0]);
 	struct img_enc *c = img->enc_cache[which];
 	if (usable && c && c->hash == hash && (c->flat || !sw)) {
-		const char *json = (const char *)&c->f[c->nflat];
-		sb_put(w->sb, json, c->jlen);
-		if (sw) {
-			const char *vals = json + c->jlen;
-			for (uint32_t i = 0; i < c->nflat; i++)
-				vg_flat_put(s->fl, c->f[i].id, vals + c->f[i].off, c->f[i].len);
-			s->pos += (int)c->npos;
-		}
+		enc_put(w, sw, c->f, c->nflat, c->jlen, c->npos);
 		return;
 	}
-	size_t j0 = w->sb->len;
-	int n0 = sw ? s->fl->n : 0, p0 = sw ? s->pos : 0;
-	unsigned d0 = sw ? s->fl->dropped : 0;
+	struct enc_mark m = enc_mark(w, sw);
 	if (which == IMG_SELF)
 		put_image_fields(w, img);
 	else
 		put_image_basics(w, img);
-	/* a copy must hold every field: one built while the flat was full (a
-	 * child with hundreds of args before its parent's fields) would leave
-	 * them out of every later event */
-	if (!usable || w->sb->oom || (sw && s->fl->dropped != d0))
-		return;
-	uint32_t nf = sw ? (uint32_t)(s->fl->n - n0) : 0;
-	size_t jlen = w->sb->len - j0, vlen = 0;
-	for (uint32_t i = 0; i < nf; i++)
-		vlen += s->fl->f[n0 + (int)i].len;
-	struct img_enc *nc = malloc(sizeof(*nc) + nf * sizeof(nc->f[0]) + jlen + vlen);
+	uint32_t nf, jlen, npos;
+	size_t need = usable ? enc_size(w, sw, &m, &nf, &jlen, &npos) : 0;
+	struct img_enc *nc = need ? malloc(sizeof(*nc) + need) : NULL;
 	if (!nc)
 		return;
-	*nc = (struct img_enc){.jlen = (uint32_t)jlen, .nflat = nf, .npos = sw ? (uint32_t)(s->pos - p0) : 0,
-			       .hash = hash, .flat = sw != NULL};
-	char *json = (char *)&nc->f[nf];
-	memcpy(json, w->sb->buf + j0, jlen);
-	char *vals = json + jlen;
-	uint32_t off = 0;
-	for (uint32_t i = 0; i < nf; i++) {
-		const struct vg_flat_field *f = &s->fl->f[n0 + (int)i];
-		/* between vg_flat_begin and vg_flat_end val is an arena offset */
-		memcpy(vals + off, s->fl->arena + (intptr_t)f->val, f->len);
-		nc->f[i] = (struct enc_field){.id = f->name, .len = f->len, .off = off};
-		off += f->len;
-	}
+	*nc = (struct img_enc){.jlen = jlen, .nflat = nf, .npos = npos, .hash = hash, .flat = sw != NULL};
+	enc_save(w, &m, nc->f, nf, jlen);
 	free(img->enc_cache[which]);
 	img->enc_cache[which] = nc;
+}
+
+/* "key":{"id":v}, the ECS shape of users, groups and related processes */
+static void put_id(struct jw *w, const char *key, const char *id_key, uint64_t v)
+{
+	jw_obj_open(w, key);
+	jw_uint(w, id_key, v);
+	jw_obj_close(w);
 }
 
 static void put_process_fields(struct jw *w, const struct vg_event *ev)
@@ -542,34 +589,18 @@ static void put_process_fields(struct jw *w, const struct vg_event *ev)
 	if (ev->parent)
 		put_image_cached(w, ev->parent, IMG_PARENT);
 	jw_obj_close(w);
-	jw_obj_open(w, "group_leader");
-	jw_uint(w, "pid", t->pgid);
-	jw_obj_close(w);
-	jw_obj_open(w, "session_leader");
-	jw_uint(w, "pid", t->sid);
-	jw_obj_close(w);
-	jw_obj_open(w, "user");
-	jw_uint(w, "id", t->euid);
-	jw_obj_close(w);
-	jw_obj_open(w, "real_user");
-	jw_uint(w, "id", t->uid);
-	jw_obj_close(w);
-	jw_obj_open(w, "group");
-	jw_uint(w, "id", t->egid);
-	jw_obj_close(w);
-	jw_obj_open(w, "real_group");
-	jw_uint(w, "id", t->gid);
-	jw_obj_close(w);
+	put_id(w, "group_leader", "pid", t->pgid);
+	put_id(w, "session_leader", "pid", t->sid);
+	put_id(w, "user", "id", t->euid);
+	put_id(w, "real_user", "id", t->uid);
+	put_id(w, "group", "id", t->egid);
+	put_id(w, "real_group", "id", t->gid);
 	jw_obj_close(w);
 	jw_obj_open(w, "user");
 	jw_uint(w, "id", t->uid);
-	jw_obj_open(w, "effective");
-	jw_uint(w, "id", t->euid);
+	put_id(w, "effective", "id", t->euid);
 	jw_obj_close(w);
-	jw_obj_close(w);
-	jw_obj_open(w, "group");
-	jw_uint(w, "id", t->gid);
-	jw_obj_close(w);
+	put_id(w, "group", "id", t->gid);
 }
 
 /* The process, user and group objects are a function of the task context,
@@ -622,32 +653,18 @@ static void put_process(struct jw *w, const struct vg_event *ev)
 		pctx = calloc(PCTX_SLOTS, sizeof(*pctx));
 	struct pctx_ent *e = usable && pctx ? &pctx[ev->rec.hdr.task.tid % PCTX_SLOTS] : NULL;
 	if (e && e->valid && (e->flat || !sw) && memcmp(&e->k, &k, sizeof(k)) == 0) {
-		const struct enc_field *f = (const struct enc_field *)e->buf;
-		const char *json = (const char *)&f[e->nflat];
-		sb_put(w->sb, json, e->jlen);
-		if (sw) {
-			const char *vals = json + e->jlen;
-			for (uint32_t i = 0; i < e->nflat; i++)
-				vg_flat_put(s->fl, f[i].id, vals + f[i].off, f[i].len);
-			s->pos += (int)e->npos;
-		}
+		enc_put(w, sw, (const struct enc_field *)e->buf, e->nflat, e->jlen, e->npos);
 		return;
 	}
-	size_t j0 = w->sb->len;
-	int n0 = sw ? s->fl->n : 0, p0 = sw ? s->pos : 0;
-	unsigned d0 = sw ? s->fl->dropped : 0;
+	struct enc_mark m = enc_mark(w, sw);
 	put_process_fields(w, ev);
 	if (!e)
 		return;
 	e->valid = false;
-	/* as for put_image_cached: only a copy that holds every field */
-	if (w->sb->oom || (sw && s->fl->dropped != d0))
+	uint32_t nf, jlen, npos;
+	size_t need = enc_size(w, sw, &m, &nf, &jlen, &npos);
+	if (!need)
 		return;
-	uint32_t nf = sw ? (uint32_t)(s->fl->n - n0) : 0;
-	size_t jlen = w->sb->len - j0, vlen = 0;
-	for (uint32_t i = 0; i < nf; i++)
-		vlen += s->fl->f[n0 + (int)i].len;
-	size_t need = nf * sizeof(struct enc_field) + jlen + vlen;
 	if (need > e->cap) {
 		char *nb = realloc(e->buf, need);
 		if (!nb)
@@ -655,21 +672,11 @@ static void put_process(struct jw *w, const struct vg_event *ev)
 		e->buf = nb;
 		e->cap = (uint32_t)need;
 	}
-	struct enc_field *f = (struct enc_field *)e->buf;
-	char *json = (char *)&f[nf];
-	memcpy(json, w->sb->buf + j0, jlen);
-	char *vals = json + jlen;
-	uint32_t off = 0;
-	for (uint32_t i = 0; i < nf; i++) {
-		const struct vg_flat_field *ff = &s->fl->f[n0 + (int)i];
-		memcpy(vals + off, s->fl->arena + (intptr_t)ff->val, ff->len);
-		f[i] = (struct enc_field){.id = ff->name, .len = ff->len, .off = off};
-		off += ff->len;
-	}
+	enc_save(w, &m, (struct enc_field *)e->buf, nf, jlen);
 	e->k = k;
-	e->jlen = (uint32_t)jlen;
+	e->jlen = jlen;
 	e->nflat = nf;
-	e->npos = sw ? (uint32_t)(s->pos - p0) : 0;
+	e->npos = npos;
 	e->flat = sw != NULL;
 	e->valid = true;
 }
