@@ -26,6 +26,7 @@ static struct vg_event *pool;    /* shared, linked by next */
 static unsigned pool_n;
 static __thread struct vg_event *mine;   /* this thread's to allocate */
 static __thread struct vg_event *freed;  /* this thread's batch to hand back */
+static __thread struct vg_event *freed_last; /* its first freed, the end of the list */
 static __thread unsigned freed_n;
 
 static struct vg_event *pool_get(void)
@@ -58,12 +59,9 @@ void vg_event_pool_flush(void)
 {
 	if (!freed)
 		return;
-	struct vg_event *last = freed;
-	while (last->next)
-		last = last->next;
 	pthread_mutex_lock(&pool_lock);
 	if (pool_n < POOL_MAX) {
-		last->next = pool;
+		freed_last->next = pool;
 		__atomic_store_n(&pool, freed, __ATOMIC_RELAXED);
 		pool_n += freed_n;
 		freed = NULL;
@@ -80,6 +78,8 @@ void vg_event_pool_flush(void)
 
 static void pool_put(struct vg_event *ev)
 {
+	if (!freed)
+		freed_last = ev;
 	ev->next = freed;
 	freed = ev;
 	POOL_POISON(ev);
