@@ -1,10 +1,14 @@
 #!/usr/bin/env bash
-# Sensor overhead benchmark: every workload under three conditions, interleaved.
+# Sensor overhead benchmark: every workload under four conditions, interleaved.
 #
 #   bench/run.sh [--record]
 #
 # Conditions: baseline (no sensor), vigild (build/vigild --events-out /dev/null),
-# auditd (auditd + syscall rules roughly equivalent to what vigild records).
+# auditd (auditd + syscall rules roughly equivalent to what vigild records),
+# busy (no sensor; `workload spin` keeps one other CPU busy without a system
+# call: the control for what any user-space consumer that runs while the
+# workload runs costs it on this machine, through shared caches, hyperthread
+# siblings or the hypervisor; ~1.00 where CPUs are independent).
 # Each round starts one condition, runs every workload once, stops the condition,
 # then moves to the next condition: baseline, vigild, auditd, baseline, ...
 # Reports the median wall time per workload and condition, and the ratio
@@ -12,9 +16,13 @@
 #
 # Environment (defaults keep a full run under ~5 minutes on 2 cores):
 #   RUNS=5 EXEC_N=1000 FILE_N=10000 OPEN_N=100000 CONNECT_N=10000 MIXED_N=200
-#   WORKLOADS="exec file open connect mixed"   CONDITIONS="baseline vigild auditd"
+#   WORKLOADS="exec file open connect mixed"   CONDITIONS="baseline vigild auditd busy"
 #   VIGILD=build/vigild   VIGILD_ARGS= (extra vigild options, e.g. --no-store)
 #   WORKLOAD=(default build/bench/workload, built if missing)
+#   WORKLOAD_DIR=loop (where the file and open workloads work; "loop" = a fresh
+#     journaled ext4 on a loop device that the script makes and removes,
+#     because on a root ext4 without a journal the file storm drifts with the
+#     history of deleted inodes: see bench/README.md)
 #   WORKLOAD_TIMEOUT=120 (s, per workload run)   READY_TIMEOUT=30   STOP_TIMEOUT=30
 #   AUDIT_BACKLOG=8192 (kernel audit backlog while the auditd column runs)
 #   VIGILD_STOPPED=1: stop vigild (SIGSTOP) once it is ready, so the vigild
@@ -35,8 +43,9 @@ OPEN_N=${OPEN_N:-100000}
 CONNECT_N=${CONNECT_N:-10000}
 MIXED_N=${MIXED_N:-200}
 WORKLOADS=${WORKLOADS:-exec file open connect mixed}
-CONDITIONS=${CONDITIONS:-baseline vigild auditd}
+CONDITIONS=${CONDITIONS:-baseline vigild auditd busy}
 WORKLOAD_TIMEOUT=${WORKLOAD_TIMEOUT:-120}
+WORKLOAD_DIR=${WORKLOAD_DIR:-loop}
 AUDIT_BACKLOG=${AUDIT_BACKLOG:-8192}
 VIGILD_STOPPED=${VIGILD_STOPPED:-0}
 AUDIT_KEY=vigilbench
@@ -49,7 +58,7 @@ for w in $WORKLOADS; do
 	case $w in exec | file | open | connect | mixed) ;; *) die "unknown workload '$w' in WORKLOADS" ;; esac
 done
 for c in $CONDITIONS; do
-	case $c in baseline | vigild | auditd) ;; *) die "unknown condition '$c' in CONDITIONS" ;; esac
+	case $c in baseline | vigild | auditd | busy) ;; *) die "unknown condition '$c' in CONDITIONS" ;; esac
 done
 [[ " $CONDITIONS " == *" baseline "* ]] || die "CONDITIONS must include baseline (ratios are relative to it)"
 
@@ -68,7 +77,8 @@ STOPPED_PREFIX=
 ((VIGILD_STOPPED)) && STOPPED_PREFIX="VIGILD_STOPPED=1 "
 COMMAND="${VIGILD_ARGS:+VIGILD_ARGS=\"$VIGILD_ARGS\" }${STOPPED_PREFIX}RUNS=$RUNS EXEC_N=$EXEC_N FILE_N=$FILE_N OPEN_N=$OPEN_N CONNECT_N=$CONNECT_N MIXED_N=$MIXED_N"
 [[ $WORKLOADS != "exec file open connect mixed" ]] && COMMAND+=" WORKLOADS=\"$WORKLOADS\""
-[[ $CONDITIONS != "baseline vigild auditd" ]] && COMMAND+=" CONDITIONS=\"$CONDITIONS\""
+[[ $WORKLOAD_DIR != loop ]] && COMMAND+=" WORKLOAD_DIR=$WORKLOAD_DIR"
+[[ $CONDITIONS != "baseline vigild auditd busy" ]] && COMMAND+=" CONDITIONS=\"$CONDITIONS\""
 COMMAND+=" bench/run.sh$( ((RECORD)) && printf ' --record')"
 
 SCRATCH=$(mktemp -d /tmp/vigil-bench.XXXXXX) || die "mktemp failed"
@@ -207,15 +217,73 @@ audit_settle() {
 	settle "$AUDIT_DAEMON_PID" ${KAUDITD_PID:+"$KAUDITD_PID"}
 }
 
+# ---------------------------------------------------------------- busy control
+BUSY_PID=
+busy_start() {
+	"$WORKLOAD" spin >/dev/null 2>&1 &
+	BUSY_PID=$!
+	sleep 0.2 # running, and placed on its own CPU by the scheduler
+	pid_alive "$BUSY_PID"
+}
+busy_stop() {
+	[[ -n $BUSY_PID ]] || return 0
+	kill "$BUSY_PID" 2>/dev/null
+	wait "$BUSY_PID" 2>/dev/null
+	BUSY_PID=
+}
+
+# ---------------------------------------------------------------- workload filesystem
+# ext4 without a journal (this VM's root) skips inodes deleted in the last
+# 60 s (360 s while their inode-table block is dirty) when it allocates one,
+# so a file storm there costs more the more storms ran in the last minutes:
+# the same binary drifted by 30% within one run.sh, and a vigild with every
+# hook off (nothing attached) measured x1.01-1.38. A fresh journaled ext4,
+# the usual production setup, reuses inodes at once.
+LOOPFS_IMG=
+LOOPFS_DIR=
+loopfs_make() {
+	local why=
+	if ((EUID != 0)); then
+		why="not root"
+	elif ! command -v mkfs.ext4 >/dev/null; then
+		why="mkfs.ext4 not installed (e2fsprogs)"
+	else
+		LOOPFS_IMG=$(mktemp /var/tmp/vigil-bench-fs.XXXXXX) &&
+			LOOPFS_DIR=$SCRATCH/fs && mkdir -p "$LOOPFS_DIR" &&
+			truncate -s 4G "$LOOPFS_IMG" &&
+			mkfs.ext4 -q -F -O has_journal "$LOOPFS_IMG" >/dev/null 2>&1 &&
+			mount -o loop "$LOOPFS_IMG" "$LOOPFS_DIR" 2>/dev/null ||
+			why="could not make or mount a loop ext4 in /var/tmp"
+	fi
+	if [[ -n $why ]]; then
+		loopfs_remove
+		log "workload filesystem: $why; using /tmp instead"
+		WORKLOAD_DIR=/tmp
+		return
+	fi
+	WORKLOAD_DIR=$LOOPFS_DIR
+	log "workload filesystem: fresh journaled ext4 on a loop device at $WORKLOAD_DIR"
+}
+loopfs_remove() {
+	if [[ -n $LOOPFS_DIR ]] && mountpoint -q "$LOOPFS_DIR"; then
+		umount "$LOOPFS_DIR" || umount -l "$LOOPFS_DIR"
+	fi
+	[[ -n $LOOPFS_IMG ]] && rm -f -- "$LOOPFS_IMG"
+	LOOPFS_IMG=
+	LOOPFS_DIR=
+}
+
 # ---------------------------------------------------------------- cleanup
 cleanup() {
 	local rc=$?
 	trap - EXIT INT TERM
 	if [[ -n $VIGILD_PID ]]; then vigild_stop; fi
+	busy_stop
 	if [[ -n $AUDITD_PID ]] || ((AUDIT_TOUCHED)); then
 		audit_stop
 		audit_restore
 	fi
+	loopfs_remove
 	rm -rf -- "$SCRATCH"
 	exit "$rc"
 }
@@ -224,11 +292,16 @@ trap 'log "interrupted"; exit 130' INT TERM
 
 # ---------------------------------------------------------------- preflight
 ensure_workload "$SCRATCH"
+if [[ $WORKLOAD_DIR == loop ]]; then
+	loopfs_make
+elif [[ ! -d $WORKLOAD_DIR ]]; then
+	die "WORKLOAD_DIR=$WORKLOAD_DIR is not a directory"
+fi
 check_quiet
 audit_preflight
 for c in $CONDITIONS; do
 	case $c in
-	baseline) ACTIVE[baseline]=1 ;;
+	baseline | busy) ACTIVE[$c]=1 ;;
 	vigild)
 		if [[ ! -x $VIGILD ]]; then
 			SKIP[vigild]="$VIGILD not found (not built yet: run 'make')"
@@ -255,7 +328,7 @@ run_one() {
 	shift 2
 	n=$(count_for "$w")
 	t0=$(cpu_ticks "$@")
-	out=$(timeout -k 5 "$WORKLOAD_TIMEOUT" "$WORKLOAD" "$w" --count "$n" 2>"$SCRATCH/wl.err") || {
+	out=$(timeout -k 5 "$WORKLOAD_TIMEOUT" "$WORKLOAD" "$w" --count "$n" --dir "$WORKLOAD_DIR" 2>"$SCRATCH/wl.err") || {
 		rc=$?
 		((rc == 124)) && log "  $cond/$w: workload killed after ${WORKLOAD_TIMEOUT}s (WORKLOAD_TIMEOUT)"
 		log "  $cond/$w: workload failed (exit $rc): $(head -c 300 "$SCRATCH/wl.err") $out"
@@ -276,8 +349,15 @@ run_one() {
 START=$(now)
 log "vigil bench: $RUNS rounds x {$CONDITIONS} x {$WORKLOADS}; workload $WORKLOAD"
 for ((r = 1; r <= RUNS; r++)); do
-	log "round $r/$RUNS"
-	for c in $CONDITIONS; do
+	# the order rotates every round: a condition's place in the round
+	# matters (on ext4 a file storm ran 6-15% slower in second place than
+	# in first, even with a vigild that attached nothing), so each takes
+	# every place in turn
+	read -ra order <<<"$CONDITIONS"
+	rot=$(((r - 1) % ${#order[@]}))
+	order=("${order[@]:rot}" "${order[@]:0:rot}")
+	log "round $r/$RUNS: ${order[*]}"
+	for c in "${order[@]}"; do
 		[[ -n ${ACTIVE[$c]:-} ]] || continue
 		sync
 		pids=()
@@ -307,6 +387,14 @@ for ((r = 1; r <= RUNS; r++)); do
 			audit_settle
 			sync
 			;;
+		busy)
+			if ! busy_start; then
+				SKIP[busy]="workload spin exited at once in round $r"
+				unset 'ACTIVE[busy]'
+				log "busy column disabled: ${SKIP[busy]}"
+				continue
+			fi
+			;;
 		esac
 		for w in $WORKLOADS; do
 			run_one "$c" "$w" "${pids[@]}"
@@ -323,6 +411,7 @@ for ((r = 1; r <= RUNS; r++)); do
 			vigild_stop || log "warning: vigild did not stop cleanly in round $r"
 			;;
 		auditd) audit_stop ;;
+		busy) busy_stop ;;
 		esac
 	done
 done
@@ -338,7 +427,7 @@ median() {
 nruns() { [[ -s $1 ]] && wc -l <"$1" | tr -d ' ' || printf 0; }
 
 table() {
-	local w c n mb m cell hdr sep
+	local w c n mb m cell hdr sep cpu
 	hdr="| workload | ops/run | baseline s (ops/s) |"
 	sep="|---|---:|---:|"
 	for c in $CONDITIONS; do
@@ -368,7 +457,9 @@ table() {
 			cell=$(awk -v s="$m" 'BEGIN { printf "%.3f", s }')
 			((n < RUNS)) && cell+=" n=$n"
 			if [[ -n $mb ]]; then
-				printf ' %s | %s | %s |' "$cell" "$(awk -v a="$m" -v b="$mb" 'BEGIN { printf "%.2f", a / b }')" "$(median "$RES/$c.$w" 3)"
+				cpu=$(median "$RES/$c.$w" 3)
+				[[ $c == busy ]] && cpu="—"
+				printf ' %s | %s | %s |' "$cell" "$(awk -v a="$m" -v b="$mb" 'BEGIN { printf "%.2f", a / b }')" "$cpu"
 			else
 				printf ' %s | — | %s |' "$cell" "$(median "$RES/$c.$w" 3)"
 			fi
@@ -378,6 +469,7 @@ table() {
 	printf '\n'
 	printf 'Median of %s runs per cell, wall seconds for one workload run; ×base = median / baseline median (1.00 = no overhead).\n' "$RUNS"
 	printf 'CPU ms = CPU time used by the sensor itself (vigild; auditd + kauditd) from the start of a run until it was idle again.\n'
+	[[ " $CONDITIONS " == *" busy "* ]] && printf 'busy = no sensor, one other CPU kept busy by a loop without system calls: the floor for any consumer that runs while the workload runs (1.00 where CPUs do not slow each other).\n'
 	((VIGILD_STOPPED)) && printf 'VIGILD_STOPPED=1: vigild was stopped (SIGSTOP) once ready, so its column is the kernel side alone (eBPF programs and tracepoint dispatch, no consumer).\n'
 	for c in $CONDITIONS; do
 		[[ -n ${SKIP[$c]:-} ]] && printf '\n**%s column skipped:** %s\n' "$c" "${SKIP[$c]}"
@@ -395,6 +487,11 @@ if ((RECORD)); then
 		printf -- '- command: `%s`\n' "$COMMAND"
 		machine_info
 		printf -- '- workloads: %s\n' "$WORKLOADS"
+		if [[ -n $LOOPFS_IMG ]]; then
+			printf -- '- workload directory: a fresh journaled ext4 (4 GiB loop image in /var/tmp)\n'
+		else
+			printf -- '- workload directory: %s (%s)\n' "$WORKLOAD_DIR" "$(stat -f -c %T "$WORKLOAD_DIR" 2>/dev/null || printf '?')"
+		fi
 		((AUDIT_OK)) && printf -- '- auditd: %s, rule `auditctl %s`, backlog %s\n' \
 			"$(dpkg-query -W -f '${Version}' auditd 2>/dev/null || printf '?')" "${AUDIT_RULE[*]}" "$AUDIT_BACKLOG"
 		printf '\n%s\n' "$TABLE"

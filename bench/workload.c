@@ -2,7 +2,7 @@
 //
 //   workload MODE [--seconds S | --count N] [--threads T] [--dir DIR] [--rate R]
 //
-// MODE: exec | file | open | connect | mixed | rate (see bench/README.md).
+// MODE: exec | file | open | connect | mixed | rate | spin (see bench/README.md).
 // Prints one JSON line: {"mode":..,"ops":..,"seconds":..,"ops_per_sec":..,...}.
 // Every run is bounded: by --count (a per-mode default when neither --count nor
 // --seconds is given), by --seconds, and always by a hard wall-clock cap.
@@ -49,9 +49,9 @@
 #define SLICE_NS 10000000L /* 10 ms */
 #define MAX_DEBT_SLICES 10 /* do not try to catch up on more than 100 ms of backlog */
 
-enum mode { M_EXEC, M_FILE, M_OPEN, M_CONNECT, M_MIXED, M_RATE };
-static const char *const mode_names[] = {"exec", "file", "open", "connect", "mixed", "rate"};
-static const long default_count[] = {2000, 20000, 200000, 10000, 200, 0};
+enum mode { M_EXEC, M_FILE, M_OPEN, M_CONNECT, M_MIXED, M_RATE, M_SPIN };
+static const char *const mode_names[] = {"exec", "file", "open", "connect", "mixed", "rate", "spin"};
+static const long default_count[] = {2000, 20000, 200000, 10000, 200, 0, 0};
 
 struct worker {
 	int idx;
@@ -91,9 +91,10 @@ static double now_mono(void)
 static void usage(FILE *f)
 {
 	fprintf(f, "usage: workload MODE [--seconds S | --count N] [--threads T] [--dir DIR] [--rate R]\n"
-		   "  MODE: exec | file | open | connect | mixed | rate\n"
+		   "  MODE: exec | file | open | connect | mixed | rate | spin\n"
 		   "  defaults: --count exec=%ld file=%ld open=%ld connect=%ld mixed=%ld (rounds);\n"
-		   "            rate: --rate 10000 --seconds 10; --threads 1; --dir /tmp\n",
+		   "            rate: --rate 10000 --seconds 10; --threads 1; --dir /tmp\n"
+		   "  spin: no system calls, one CPU busy until SIGTERM (or --seconds)\n",
 		default_count[M_EXEC], default_count[M_FILE], default_count[M_OPEN], default_count[M_CONNECT],
 		default_count[M_MIXED]);
 }
@@ -363,6 +364,7 @@ static void *worker_main(void *arg)
 				rc |= op_connect();
 			break;
 		case M_RATE:
+		case M_SPIN: /* neither gets here */
 			break;
 		}
 		if (rc < 0)
@@ -438,6 +440,10 @@ int main(int argc, char **argv)
 			return 2;
 		}
 	}
+	if (g_mode == M_SPIN && count > 0) {
+		fprintf(stderr, "workload: spin mode takes --seconds, not --count\n");
+		return 2;
+	}
 	if (g_mode == M_RATE) {
 		if (count > 0) {
 			fprintf(stderr, "workload: rate mode takes --seconds, not --count\n");
@@ -457,6 +463,21 @@ int main(int argc, char **argv)
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGHUP, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
+
+	/* the benchmark's control: what a busy CPU next to the workload costs
+	 * it on this machine (shared caches, hyperthreads, the hypervisor) */
+	if (g_mode == M_SPIN) {
+		double t0 = now_mono(), until = t0 + (seconds > 0 ? seconds : HARD_CAP_SECONDS);
+		volatile unsigned long spins = 0;
+		while (!g_stop) {
+			for (int i = 0; i < 1000000; i++)
+				spins++;
+			if (now_mono() >= until)
+				break;
+		}
+		printf("{\"mode\":\"spin\",\"ops\":%lu,\"seconds\":%.4f}\n", (unsigned long)spins, now_mono() - t0);
+		return 0;
+	}
 
 	for (size_t i = 0; i < sizeof g_buf; i++)
 		g_buf[i] = (char)('a' + i % 26);
