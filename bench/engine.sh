@@ -40,6 +40,8 @@ rows = [
     ("flatten + match, generated rules", runs[0]["generated"]["rules"], med(lambda r: r["generated"]["eps"]), 1e9 / med(lambda r: r["generated"]["eps"])),
     ("full engine incl. flatten, generated", runs[0]["generated"]["rules"], med(lambda r: r["generated"]["engine_eps"]), 1e9 / med(lambda r: r["generated"]["engine_eps"])),
     ("full engine as in vigild (flat built by the encoder)", runs[0]["generated"]["rules"], med(lambda r: r["generated"]["engine_only_eps"]), 1e9 / med(lambda r: r["generated"]["engine_only_eps"])),
+    ("engine_process alone, shipped rules (flat made untimed)", runs[0]["shipped"]["rules"], 1e9 / med(lambda r: r["shipped"]["engine_alone_ns"]), med(lambda r: r["shipped"]["engine_alone_ns"])),
+    ("engine_process alone, generated rules (flat made untimed)", runs[0]["generated"]["rules"], 1e9 / med(lambda r: r["generated"]["engine_alone_ns"]), med(lambda r: r["generated"]["engine_alone_ns"])),
 ]
 print("| stage (one core) | rules | events/s | ns/event |")
 print("|---|---:|---:|---:|")
