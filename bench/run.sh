@@ -10,7 +10,7 @@
 # workload runs costs it on this machine, through shared caches, hyperthread
 # siblings or the hypervisor; ~1.00 where CPUs are independent).
 # Each round starts one condition, runs every workload once, stops the condition,
-# then moves to the next condition: baseline, vigild, auditd, baseline, ...
+# then moves to the next condition; the order rotates by one every round.
 # Reports the median wall time per workload and condition, and the ratio
 # median_condition / median_baseline (1.00 = no overhead, 2.00 = twice as slow).
 #
@@ -349,10 +349,10 @@ run_one() {
 START=$(now)
 log "vigil bench: $RUNS rounds x {$CONDITIONS} x {$WORKLOADS}; workload $WORKLOAD"
 for ((r = 1; r <= RUNS; r++)); do
-	# the order rotates every round: a condition's place in the round
-	# matters (on ext4 a file storm ran 6-15% slower in second place than
-	# in first, even with a vigild that attached nothing), so each takes
-	# every place in turn
+	# the order rotates every round, so that no condition always runs
+	# right after another one's start-up or clean-up (a null vigild on
+	# the journal-less root ext4 once measured x1.09 in second place and
+	# x0.94 in first): each takes every place in turn
 	read -ra order <<<"$CONDITIONS"
 	rot=$(((r - 1) % ${#order[@]}))
 	order=("${order[@]:rot}" "${order[@]:0:rot}")
