@@ -14,6 +14,7 @@ copy of /bin/true under the tool's name: the detection is on the exec, and
 the command line is the real one. Nothing is left behind: every file is
 created with a unique name and removed in a finally block.
 """
+import base64
 import io
 import json
 import os
@@ -492,6 +493,28 @@ def test_history_clearing(vd, tmp):
     b1, _, _ = run(["cat", hist])
     b2, _, _ = run(["rm", notes])
     assert_quiet(vd, pids=[b1, b2])
+
+
+def test_decoded_payload_piped_into_shell(vd, tmp):
+    marker = os.path.join(tmp, "ran")
+    payload = base64.b64encode(f"touch {marker}\n".encode()).decode()
+    pid, rc, _ = run(["bash", "-c", f"echo {payload} | base64 -d | bash"])
+    assert rc == 0 and os.path.exists(marker)
+    a = expect(vd, "defense_evasion/decode_and_run_in_shell", sid=pid)
+    names = sorted(get(e, "process.name") for e in a["events"])
+    assert "base64" in names and "bash" in names, names
+    # base32 into `sh -s`
+    b32 = base64.b32encode(b"echo decoded-ok\n").decode()
+    pid2, _, out = run(["bash", "-c", f"echo {b32} | base32 --decode | sh -s"])
+    assert "decoded-ok" in out, out
+    expect(vd, "defense_evasion/decode_and_run_in_shell", sid=pid2)
+
+    # benign: decoding into cat or into a file that is then run, and a
+    # plain command piped into bash
+    b1, _, _ = run(["bash", "-c", f"echo {payload} | base64 -d | cat >/dev/null"])
+    b2, _, _ = run(["bash", "-c", "echo true | bash"])
+    b3, _, _ = run(["bash", "-c", f"echo {payload} | base64 -d > {tmp}/dec.sh && bash {tmp}/dec.sh"])
+    assert_quiet(vd, sids=[b1, b2, b3])
 
 
 def test_log_tampering(vd):
