@@ -418,6 +418,26 @@ def test_fileless_execution(vd, tmp):
 
 # ---------------------------------------------------------------- defense evasion
 
+def test_hidden_executable_in_temp_dir(vd, tmp):
+    assert tmp.startswith("/tmp/")
+    hidden = fake_tool(tmp, ".update")
+    pid, _, _ = run([hidden])
+    a = expect(vd, "defense_evasion/hidden_executable_in_temp_dir", pid=pid, sid=pid)
+    assert get(a, "process.executable") == hidden
+    # a program inside a directory named "..."
+    dots = os.path.join(tmp, "...")
+    os.makedirs(dots)
+    inner = fake_tool(dots, "agent")
+    pid2, _, _ = run([inner])
+    expect(vd, "defense_evasion/hidden_executable_in_temp_dir", pid=pid2, sid=pid2)
+
+    # benign: the same program not hidden, and through a path with "./"
+    plain = fake_tool(tmp, "update")
+    b1, _, _ = run([plain])
+    b2, _, _ = run(["./update"], cwd=tmp)
+    assert_quiet(vd, pids=[b1, b2], sids=[b1, b2])
+
+
 def test_masquerade_as_kernel_thread(vd, tmp):
     pid, rc, out = run_json([helper("rename_comm"), "--sleep", "0"])
     assert out["comm"] == "[kworker/0:1]"
