@@ -828,6 +828,38 @@ def test_persistence_files(vd, tmp):
     assert_quiet(vd, pids=[b1])
 
 
+def test_sudoers_dropin_and_immutable_attribute(vd, tmp):
+    # sudo skips drop-ins whose name holds a dot: this one never takes effect
+    dropin = f"/etc/sudoers.d/vigil-e3.{TOK}"
+    made_dir = not os.path.isdir("/etc/sudoers.d")
+    if made_dir:
+        os.mkdir("/etc/sudoers.d", 0o750)
+    try:
+        pid, rc, _ = run(["bash", "-c", f"echo '# vigil test: nobody ALL=(ALL) NOPASSWD: ALL' > {dropin}"])
+        assert rc == 0
+        a = expect(vd, "privilege_escalation/sudoers_dropin_write", pid=pid, sid=pid)
+        assert get(a["events"][0], "file.path") == dropin
+        b1, _, _ = run(["ls", "-l", "/etc/sudoers.d"])
+    finally:
+        if os.path.exists(dropin):
+            os.unlink(dropin)
+        if made_dir:
+            os.rmdir("/etc/sudoers.d")
+
+    # chattr +i, played by a copy of /bin/true (a real +i would outlive the test)
+    chattr = fake_tool(tmp, "chattr")
+    target = os.path.join(tmp, "authorized_keys")
+    open(target, "w").close()
+    pid2, _, _ = run([chattr, "+i", target])
+    expect(vd, "defense_evasion/immutable_attribute_set", pid=pid2, sid=pid2)
+    pid3, _, _ = run([chattr, "-R", "=ia", tmp])
+    expect(vd, "defense_evasion/immutable_attribute_set", pid=pid3, sid=pid3)
+    # benign: removing the attribute, and an unrelated one (nodump, no atime)
+    b2, _, _ = run([chattr, "-i", target])
+    b3, _, _ = run([chattr, "+dA", target])
+    assert_quiet(vd, pids=[b1, b2, b3], sids=[b1, b2, b3])
+
+
 def test_account_creation(vd, tmp):
     prefix = os.path.join(tmp, "root")
     os.makedirs(os.path.join(prefix, "etc"))
