@@ -391,6 +391,40 @@ def test_download_chmod_execute_connect(vd, tmp):
         kill_group(srv)
 
 
+def test_download_piped_into_shell(vd, tmp):
+    srv_dir = os.path.join(tmp, "srv")
+    os.makedirs(srv_dir)
+    marker = os.path.join(tmp, "installed")
+    with open(os.path.join(srv_dir, "install.sh"), "w") as f:
+        f.write(f"touch {marker}\n")
+    probe = socket.socket()
+    probe.bind(("127.0.0.1", 0))
+    port = probe.getsockname()[1]
+    probe.close()
+    srv = spawn([PY, "-m", "http.server", "--bind", "127.0.0.1", str(port)], cwd=srv_dir)
+    try:
+        deadline = time.time() + 10
+        while time.time() < deadline:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                time.sleep(0.1)
+        url = f"http://127.0.0.1:{port}/install.sh"
+        pid, rc, _ = run(["bash", "-c", f"curl -sf {url} | bash"])
+        assert rc == 0 and os.path.exists(marker)
+        a = expect(vd, "execution/download_piped_into_shell", sid=pid)
+        names = sorted(get(e, "process.name") for e in a["events"])
+        assert "curl" in names and "bash" in names, names
+
+        # benign: the download into a file that is read, or into cat
+        b1, _, _ = run(["bash", "-c", f"curl -sf {url} | cat >/dev/null"])
+        b2, _, _ = run(["bash", "-c", f"curl -sf -o {tmp}/install.sh {url} && cat {tmp}/install.sh >/dev/null"])
+        assert_quiet(vd, sids=[b1, b2])
+    finally:
+        kill_group(srv)
+
+
 def test_fileless_execution(vd, tmp):
     pid, rc, out = run_json([helper("memfd_exec")])
     assert rc == 0 and out["pid"] == pid
