@@ -944,6 +944,28 @@ def test_setcap_dangerous_capability(vd, tmp):
     assert_quiet(vd, pids=[b1, b2, b3], sids=[b1, b2, b3])
 
 
+def test_process_hidden_by_proc_mount(vd, tmp):
+    victim = spawn(["sleep", "30"])
+    empty = os.path.join(tmp, "empty")
+    mnt = os.path.join(tmp, "mnt")
+    os.makedirs(empty)
+    os.makedirs(mnt)
+    try:
+        # in a private mount namespace: the host's ps keeps seeing the victim
+        hide = f"mount --bind {empty} /proc/{victim.pid} && umount /proc/{victim.pid}"
+        pid, rc, out = run(["unshare", "--mount", "--propagation", "private", "sh", "-c", hide])
+        assert rc == 0, out
+        a = expect(vd, "defense_evasion/process_hidden_by_proc_mount", sid=pid)
+        assert get(a["events"][0], "vigil.mount.target") == f"/proc/{victim.pid}"
+        # benign: a tmpfs mounted elsewhere the same way
+        b1, rc, out = run(["unshare", "--mount", "--propagation", "private", "sh", "-c",
+                           f"mount -t tmpfs none {mnt} && umount {mnt}"])
+        assert rc == 0, out
+        assert_quiet(vd, sids=[b1], rel="defense_evasion/process_hidden_by_proc_mount")
+    finally:
+        kill_group(victim)
+
+
 def test_account_creation(vd, tmp):
     prefix = os.path.join(tmp, "root")
     os.makedirs(os.path.join(prefix, "etc"))
