@@ -205,6 +205,24 @@ def exec_event(vd, pred, what, timeout=10.0):
     return vd.wait_for(lambda ev: ev["event"]["action"] == "exec" and pred(ev), timeout=timeout, what=what)
 
 
+def http_server(directory):
+    """python3 -m http.server on a free loopback port, serving directory;
+    returns (process, port) once it accepts connections."""
+    probe = socket.socket()
+    probe.bind(("127.0.0.1", 0))
+    port = probe.getsockname()[1]
+    probe.close()
+    srv = spawn([PY, "-m", "http.server", "--bind", "127.0.0.1", str(port)], cwd=directory)
+    deadline = time.time() + 10
+    while time.time() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            break
+        except OSError:
+            time.sleep(0.1)
+    return srv, port
+
+
 def listener():
     s = socket.socket()
     s.bind(("127.0.0.1", 0))
@@ -352,19 +370,8 @@ def test_download_chmod_execute_connect(vd, tmp):
     os.makedirs(dl)
     shutil.copy(os.path.realpath("/usr/bin/nc"), os.path.join(srv_dir, "payload"))
     shutil.copy("/bin/true", os.path.join(srv_dir, "tool"))
-    probe = socket.socket()
-    probe.bind(("127.0.0.1", 0))
-    port = probe.getsockname()[1]
-    probe.close()
-    srv = spawn([PY, "-m", "http.server", "--bind", "127.0.0.1", str(port)], cwd=srv_dir)
+    srv, port = http_server(srv_dir)
     try:
-        deadline = time.time() + 10
-        while time.time() < deadline:
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=1).close()
-                break
-            except OSError:
-                time.sleep(0.1)
         bot = os.path.join(dl, "update")
         pid, rc, out = run(["bash", "-c", f"curl -sf -o {bot} http://127.0.0.1:{port}/payload && "
                             f"chmod +x {bot} && {bot} -z -w 2 127.0.0.1 {port}; echo rc=$?"])
@@ -397,19 +404,8 @@ def test_download_piped_into_shell(vd, tmp):
     marker = os.path.join(tmp, "installed")
     with open(os.path.join(srv_dir, "install.sh"), "w") as f:
         f.write(f"touch {marker}\n")
-    probe = socket.socket()
-    probe.bind(("127.0.0.1", 0))
-    port = probe.getsockname()[1]
-    probe.close()
-    srv = spawn([PY, "-m", "http.server", "--bind", "127.0.0.1", str(port)], cwd=srv_dir)
+    srv, port = http_server(srv_dir)
     try:
-        deadline = time.time() + 10
-        while time.time() < deadline:
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=1).close()
-                break
-            except OSError:
-                time.sleep(0.1)
         url = f"http://127.0.0.1:{port}/install.sh"
         pid, rc, _ = run(["bash", "-c", f"curl -sf {url} | bash"])
         assert rc == 0 and os.path.exists(marker)
