@@ -23,6 +23,7 @@ static __always_inline void put_fdinfo(struct vg_scratch *s, __u32 *cur, struct 
 		return;
 	case S_IFIFO:
 		o->kind = VG_FD_PIPE;
+		o->ino = (__u32)BPF_CORE_READ(ino, i_ino);
 		return;
 	case S_IFCHR: {
 		unsigned int major = MAJOR(BPF_CORE_READ(ino, i_rdev));

@@ -183,7 +183,7 @@ struct vg_sock {
 
 struct vg_fdinfo {
 	__u32 kind;        /* enum vg_fd_kind */
-	__u32 pad;
+	__u32 ino;         /* pipes and FIFOs: the inode, which names the pipe (pipefs numbers are 32-bit) */
 	struct vg_sock sock;   /* when kind == VG_FD_SOCKET */
 	struct vg_blob path;   /* tty / file / chr path */
 };

@@ -715,6 +715,8 @@ static void put_exec(struct jw *w, const struct vg_event *ev)
 		jw_str(w, "type", fd_kind(f->kind));
 		if (f->kind == VG_FD_SOCKET)
 			put_sock(w, "socket", &f->sock);
+		else if (f->kind == VG_FD_PIPE && f->ino)
+			jw_uint(w, "inode", f->ino); /* the same number at both ends of one pipe */
 		else if (f->path.len)
 			put_blob_str(w, "path", ev, f->path);
 		jw_obj_close(w);

@@ -436,7 +436,9 @@ def test_reverse_shell_netclient_pipe(vd, tmp):
     import threading
     t = threading.Thread(target=serve, args=(f"touch {marker}\n".encode(),))
     t.start()
-    pid, _, _ = run(["bash", "-c", f"nc 127.0.0.1 {port} | sh"])
+    # through timeout, which gives nc a process group of its own: the two
+    # are paired by the pipe between them
+    pid, _, _ = run(["bash", "-c", f"timeout 10 nc 127.0.0.1 {port} | sh"])
     t.join()
     assert os.path.exists(marker)
     a = expect(vd, "execution/reverse_shell_netclient_pipe", sid=pid)

@@ -186,6 +186,7 @@ static void test_exec(void **state)
 	x->fd[0].kind = VG_FD_TTY;
 	x->fd[0].path = rb_str(&r, "/dev/pts/1");
 	x->fd[1].kind = VG_FD_PIPE;
+	x->fd[1].ino = 4242424;
 	x->fd[2].kind = VG_FD_SOCKET;
 	x->fd[2].sock.family = AF_INET;
 	x->fd[2].sock.type = SOCK_STREAM;
@@ -245,6 +246,8 @@ static void test_exec(void **state)
 	FIELD("vigil.stdio.stdin.type", "\"tty\"");
 	FIELD("vigil.stdio.stdin.path", "\"/dev/pts/1\"");
 	FIELD("vigil.stdio.stdout.type", "\"pipe\"");
+	FIELD("vigil.stdio.stdout.inode", "4242424");
+	no_field("vigil.stdio.stdin.inode"); /* a tty: its path, no pipe inode */
 	FIELD("vigil.stdio.stderr.type", "\"socket\"");
 	FIELD("vigil.stdio.stderr.socket.local.ip", "\"10.0.0.5\"");
 	FIELD("vigil.stdio.stderr.socket.remote.port", "51000");
