@@ -649,6 +649,28 @@ static __always_inline bool vg_path_ignored(struct vg_scratch *s, struct vg_blob
 	return vg_path_in(&vg_ignore_path, s, b);
 }
 
+/* The exit handler of syscall SC, built twice from one body that sees the
+ * syscall's return value as `ret`: NAME on the syscalls/sys_exit_SC
+ * tracepoint, and NAME_raw for the raw sys_exit dispatcher (vg_exit_progs,
+ * by syscall number: src/sensor/hooks.c). The loader uses one of the two.
+ * Through the dispatcher a syscall pays one BPF program at exit and no
+ * perf syscall probe; the probe alone (registered as soon as any
+ * sys_exit_* tracepoint program is attached) cost every syscall on the
+ * host about 70 ns here. */
+#define VG_SYS_EXIT(name, sc)                                                                      \
+	static __always_inline int name##_body(long ret);                                          \
+	SEC("tracepoint/syscalls/sys_exit_" #sc)                                                   \
+	int name(struct trace_event_raw_sys_exit *ctx)                                             \
+	{                                                                                          \
+		return name##_body(ctx->ret);                                                      \
+	}                                                                                          \
+	SEC("tp_btf/sys_exit")                                                                     \
+	int BPF_PROG(name##_raw, struct pt_regs *regs, long ret)                                   \
+	{                                                                                          \
+		return name##_body(ret);                                                           \
+	}                                                                                          \
+	static __always_inline int name##_body(long ret)
+
 /* Per-thread state carried from sys_enter to sys_exit. */
 struct vg_args {
 	__u64 a[6];

@@ -365,51 +365,22 @@ static __always_inline int open_exit(long ret, int sc)
 	return 0;
 }
 
-SEC("tracepoint/syscalls/sys_exit_open")
-int vg_open_exit(struct trace_event_raw_sys_exit *ctx)
-{
-	return open_exit(ctx->ret, OPEN_SC_OPEN);
-}
-
-SEC("tracepoint/syscalls/sys_exit_openat")
-int vg_openat_exit(struct trace_event_raw_sys_exit *ctx)
-{
-	return open_exit(ctx->ret, OPEN_SC_OPENAT);
-}
-
-SEC("tracepoint/syscalls/sys_exit_openat2")
-int vg_openat2_exit(struct trace_event_raw_sys_exit *ctx)
-{
-	return open_exit(ctx->ret, OPEN_SC_OPENAT2);
-}
-
-SEC("tracepoint/syscalls/sys_exit_creat")
-int vg_creat_exit(struct trace_event_raw_sys_exit *ctx)
-{
-	return open_exit(ctx->ret, OPEN_SC_CREAT);
-}
-
-/* Twins of the hottest exit programs for the raw sys_exit dispatch (see
- * vg_exit_progs): same bodies, the return value from the raw tracepoint.
- * The loader uses one of each pair, never both. */
-#define RAW_TWIN(name) SEC("tp_btf/sys_exit") int BPF_PROG(name##_raw, struct pt_regs *regs, long ret)
-
-RAW_TWIN(vg_open_exit)
+VG_SYS_EXIT(vg_open_exit, open)
 {
 	return open_exit(ret, OPEN_SC_OPEN);
 }
 
-RAW_TWIN(vg_openat_exit)
+VG_SYS_EXIT(vg_openat_exit, openat)
 {
 	return open_exit(ret, OPEN_SC_OPENAT);
 }
 
-RAW_TWIN(vg_openat2_exit)
+VG_SYS_EXIT(vg_openat2_exit, openat2)
 {
 	return open_exit(ret, OPEN_SC_OPENAT2);
 }
 
-RAW_TWIN(vg_creat_exit)
+VG_SYS_EXIT(vg_creat_exit, creat)
 {
 	return open_exit(ret, OPEN_SC_CREAT);
 }
@@ -558,44 +529,26 @@ static __always_inline int rename_exit(long ret, int olddfd, __u64 oldp, int new
 	return 0;
 }
 
-SEC("tracepoint/syscalls/sys_exit_rename")
-int vg_rename_exit(struct trace_event_raw_sys_exit *ctx)
-{
-	TAKE_ARGS(VG_HOOK_RENAME, a);
-	return rename_exit(ctx->ret, AT_FDCWD, a.a[0], AT_FDCWD, a.a[1], 0, s);
-}
-
-SEC("tracepoint/syscalls/sys_exit_renameat")
-int vg_renameat_exit(struct trace_event_raw_sys_exit *ctx)
-{
-	TAKE_ARGS(VG_HOOK_RENAME, a);
-	return rename_exit(ctx->ret, (int)a.a[0], a.a[1], (int)a.a[2], a.a[3], 0, s);
-}
-
-SEC("tracepoint/syscalls/sys_exit_renameat2")
-int vg_renameat2_exit(struct trace_event_raw_sys_exit *ctx)
-{
-	TAKE_ARGS(VG_HOOK_RENAME, a);
-	return rename_exit(ctx->ret, (int)a.a[0], a.a[1], (int)a.a[2], a.a[3], a.a[4], s);
-}
-
-RAW_TWIN(vg_rename_exit)
+VG_SYS_EXIT(vg_rename_exit, rename)
 {
 	TAKE_ARGS(VG_HOOK_RENAME, a);
 	return rename_exit(ret, AT_FDCWD, a.a[0], AT_FDCWD, a.a[1], 0, s);
 }
 
-RAW_TWIN(vg_renameat_exit)
+VG_SYS_EXIT(vg_renameat_exit, renameat)
 {
 	TAKE_ARGS(VG_HOOK_RENAME, a);
 	return rename_exit(ret, (int)a.a[0], a.a[1], (int)a.a[2], a.a[3], 0, s);
 }
 
-RAW_TWIN(vg_renameat2_exit)
+VG_SYS_EXIT(vg_renameat2_exit, renameat2)
 {
 	TAKE_ARGS(VG_HOOK_RENAME, a);
 	return rename_exit(ret, (int)a.a[0], a.a[1], (int)a.a[2], a.a[3], a.a[4], s);
 }
+
+
+
 
 /* -------------------------------------------------------------- unlink */
 
@@ -610,44 +563,26 @@ static __always_inline int unlink_exit(long ret, int dirfd, __u64 path, __u32 fl
 	return 0;
 }
 
-SEC("tracepoint/syscalls/sys_exit_unlink")
-int vg_unlink_exit(struct trace_event_raw_sys_exit *ctx)
-{
-	TAKE_ARGS(VG_HOOK_UNLINK, a);
-	return unlink_exit(ctx->ret, AT_FDCWD, a.a[0], 0, s);
-}
-
-SEC("tracepoint/syscalls/sys_exit_unlinkat")
-int vg_unlinkat_exit(struct trace_event_raw_sys_exit *ctx)
-{
-	TAKE_ARGS(VG_HOOK_UNLINK, a);
-	return unlink_exit(ctx->ret, (int)a.a[0], a.a[1], a.a[2], s);
-}
-
-SEC("tracepoint/syscalls/sys_exit_rmdir")
-int vg_rmdir_exit(struct trace_event_raw_sys_exit *ctx)
-{
-	TAKE_ARGS(VG_HOOK_UNLINK, a);
-	return unlink_exit(ctx->ret, AT_FDCWD, a.a[0], AT_REMOVEDIR, s);
-}
-
-RAW_TWIN(vg_unlink_exit)
+VG_SYS_EXIT(vg_unlink_exit, unlink)
 {
 	TAKE_ARGS(VG_HOOK_UNLINK, a);
 	return unlink_exit(ret, AT_FDCWD, a.a[0], 0, s);
 }
 
-RAW_TWIN(vg_unlinkat_exit)
+VG_SYS_EXIT(vg_unlinkat_exit, unlinkat)
 {
 	TAKE_ARGS(VG_HOOK_UNLINK, a);
 	return unlink_exit(ret, (int)a.a[0], a.a[1], a.a[2], s);
 }
 
-RAW_TWIN(vg_rmdir_exit)
+VG_SYS_EXIT(vg_rmdir_exit, rmdir)
 {
 	TAKE_ARGS(VG_HOOK_UNLINK, a);
 	return unlink_exit(ret, AT_FDCWD, a.a[0], AT_REMOVEDIR, s);
 }
+
+
+
 
 /* --------------------------------------------------------------- chmod */
 
@@ -694,38 +629,34 @@ static __always_inline int chmod_exit(long ret, int dirfd, __u64 path, bool by_f
 	return 0;
 }
 
-SEC("tracepoint/syscalls/sys_exit_chmod")
-int vg_chmod_exit(struct trace_event_raw_sys_exit *ctx)
+VG_SYS_EXIT(vg_chmod_exit, chmod)
 {
 	TAKE_ARGS(VG_HOOK_CHMOD, a);
-	return chmod_exit(ctx->ret, AT_FDCWD, a.a[0], false, a.a[1], 0, 0, s);
+	return chmod_exit(ret, AT_FDCWD, a.a[0], false, a.a[1], 0, 0, s);
 }
 
-SEC("tracepoint/syscalls/sys_exit_fchmod")
-int vg_fchmod_exit(struct trace_event_raw_sys_exit *ctx)
+VG_SYS_EXIT(vg_fchmod_exit, fchmod)
 {
 	TAKE_ARGS(VG_HOOK_CHMOD, a);
 	struct vg_args saved;
 	if (take_args(VG_HOOK_CHMOD, &saved))
 		a.ts = saved.ts; /* the mode before the change */
-	return chmod_exit(ctx->ret, (int)a.a[0], 0, true, a.a[1], 0, a.ts, s);
+	return chmod_exit(ret, (int)a.a[0], 0, true, a.a[1], 0, a.ts, s);
 }
 
-SEC("tracepoint/syscalls/sys_exit_fchmodat")
-int vg_fchmodat_exit(struct trace_event_raw_sys_exit *ctx)
+VG_SYS_EXIT(vg_fchmodat_exit, fchmodat)
 {
 	TAKE_ARGS(VG_HOOK_CHMOD, a);
-	return chmod_exit(ctx->ret, (int)a.a[0], a.a[1], false, a.a[2], 0, 0, s);
+	return chmod_exit(ret, (int)a.a[0], a.a[1], false, a.a[2], 0, 0, s);
 }
 
-SEC("tracepoint/syscalls/sys_exit_fchmodat2")
-int vg_fchmodat2_exit(struct trace_event_raw_sys_exit *ctx)
+VG_SYS_EXIT(vg_fchmodat2_exit, fchmodat2)
 {
 	TAKE_ARGS(VG_HOOK_CHMOD, a);
 	struct vg_args saved;
 	if (take_args(VG_HOOK_CHMOD, &saved))
 		a.ts = saved.ts; /* the mode before the change */
-	return chmod_exit(ctx->ret, (int)a.a[0], a.a[1], false, a.a[2], a.a[3], a.ts, s);
+	return chmod_exit(ret, (int)a.a[0], a.a[1], false, a.a[2], a.a[3], a.ts, s);
 }
 
 /* --------------------------------------------------------------- chown */
@@ -748,32 +679,28 @@ static __always_inline int chown_exit(long ret, int dirfd, __u64 path, bool by_f
 	return 0;
 }
 
-SEC("tracepoint/syscalls/sys_exit_chown")
-int vg_chown_exit(struct trace_event_raw_sys_exit *ctx)
+VG_SYS_EXIT(vg_chown_exit, chown)
 {
 	TAKE_ARGS(VG_HOOK_CHOWN, a);
-	return chown_exit(ctx->ret, AT_FDCWD, a.a[0], false, a.a[1], a.a[2], 0, s);
+	return chown_exit(ret, AT_FDCWD, a.a[0], false, a.a[1], a.a[2], 0, s);
 }
 
-SEC("tracepoint/syscalls/sys_exit_lchown")
-int vg_lchown_exit(struct trace_event_raw_sys_exit *ctx)
+VG_SYS_EXIT(vg_lchown_exit, lchown)
 {
 	TAKE_ARGS(VG_HOOK_CHOWN, a);
-	return chown_exit(ctx->ret, AT_FDCWD, a.a[0], false, a.a[1], a.a[2], AT_SYMLINK_NOFOLLOW, s);
+	return chown_exit(ret, AT_FDCWD, a.a[0], false, a.a[1], a.a[2], AT_SYMLINK_NOFOLLOW, s);
 }
 
-SEC("tracepoint/syscalls/sys_exit_fchown")
-int vg_fchown_exit(struct trace_event_raw_sys_exit *ctx)
+VG_SYS_EXIT(vg_fchown_exit, fchown)
 {
 	TAKE_ARGS(VG_HOOK_CHOWN, a);
-	return chown_exit(ctx->ret, (int)a.a[0], 0, true, a.a[1], a.a[2], 0, s);
+	return chown_exit(ret, (int)a.a[0], 0, true, a.a[1], a.a[2], 0, s);
 }
 
-SEC("tracepoint/syscalls/sys_exit_fchownat")
-int vg_fchownat_exit(struct trace_event_raw_sys_exit *ctx)
+VG_SYS_EXIT(vg_fchownat_exit, fchownat)
 {
 	TAKE_ARGS(VG_HOOK_CHOWN, a);
-	return chown_exit(ctx->ret, (int)a.a[0], a.a[1], false, a.a[2], a.a[3], a.a[4], s);
+	return chown_exit(ret, (int)a.a[0], a.a[1], false, a.a[2], a.a[3], a.a[4], s);
 }
 
 /* ------------------------------------------------------ link / symlink */
@@ -801,56 +728,50 @@ static __always_inline int symlink_exit(long ret, __u64 target, int newdfd, __u6
 	return 0;
 }
 
-SEC("tracepoint/syscalls/sys_exit_link")
-int vg_link_exit(struct trace_event_raw_sys_exit *ctx)
+VG_SYS_EXIT(vg_link_exit, link)
 {
 	TAKE_ARGS(VG_HOOK_LINK, a);
-	return link_exit(ctx->ret, AT_FDCWD, a.a[0], AT_FDCWD, a.a[1], 0, s);
+	return link_exit(ret, AT_FDCWD, a.a[0], AT_FDCWD, a.a[1], 0, s);
 }
 
-SEC("tracepoint/syscalls/sys_exit_linkat")
-int vg_linkat_exit(struct trace_event_raw_sys_exit *ctx)
+VG_SYS_EXIT(vg_linkat_exit, linkat)
 {
 	TAKE_ARGS(VG_HOOK_LINK, a);
-	return link_exit(ctx->ret, (int)a.a[0], a.a[1], (int)a.a[2], a.a[3], a.a[4], s);
+	return link_exit(ret, (int)a.a[0], a.a[1], (int)a.a[2], a.a[3], a.a[4], s);
 }
 
-SEC("tracepoint/syscalls/sys_exit_symlink")
-int vg_symlink_exit(struct trace_event_raw_sys_exit *ctx)
+VG_SYS_EXIT(vg_symlink_exit, symlink)
 {
 	TAKE_ARGS(VG_HOOK_LINK, a);
-	return symlink_exit(ctx->ret, a.a[0], AT_FDCWD, a.a[1], s);
+	return symlink_exit(ret, a.a[0], AT_FDCWD, a.a[1], s);
 }
 
-SEC("tracepoint/syscalls/sys_exit_symlinkat")
-int vg_symlinkat_exit(struct trace_event_raw_sys_exit *ctx)
+VG_SYS_EXIT(vg_symlinkat_exit, symlinkat)
 {
 	TAKE_ARGS(VG_HOOK_LINK, a);
-	return symlink_exit(ctx->ret, a.a[0], (int)a.a[1], a.a[2], s);
+	return symlink_exit(ret, a.a[0], (int)a.a[1], a.a[2], s);
 }
 
 /* ------------------------------------------------------------ truncate */
 
-SEC("tracepoint/syscalls/sys_exit_truncate")
-int vg_truncate_exit(struct trace_event_raw_sys_exit *ctx)
+VG_SYS_EXIT(vg_truncate_exit, truncate)
 {
 	TAKE_ARGS(VG_HOOK_TRUNCATE, a);
 	struct vg_file *e = file1_begin(s);
 	__u32 cur = sizeof(*e);
 	put_upath(s, &cur, &e->target, a.a[0], AT_FDCWD);
-	file1_end(s, e, cur, VG_EV_FILE_TRUNCATE, VG_HOOK_TRUNCATE, ctx->ret);
+	file1_end(s, e, cur, VG_EV_FILE_TRUNCATE, VG_HOOK_TRUNCATE, ret);
 	return 0;
 }
 
-SEC("tracepoint/syscalls/sys_exit_ftruncate")
-int vg_ftruncate_exit(struct trace_event_raw_sys_exit *ctx)
+VG_SYS_EXIT(vg_ftruncate_exit, ftruncate)
 {
 	TAKE_ARGS(VG_HOOK_TRUNCATE, a);
 	struct vg_file *e = file1_begin(s);
 	__u32 cur = sizeof(*e);
 	put_fdpath(s, &cur, &e->target, (int)a.a[0]);
 	fd_inode(e, (int)a.a[0]);
-	file1_end(s, e, cur, VG_EV_FILE_TRUNCATE, VG_HOOK_TRUNCATE, ctx->ret);
+	file1_end(s, e, cur, VG_EV_FILE_TRUNCATE, VG_HOOK_TRUNCATE, ret);
 	return 0;
 }
 
@@ -898,30 +819,26 @@ static __always_inline int utimes_exit(long ret, int dirfd, __u64 path, __u64 ti
 	return 0;
 }
 
-SEC("tracepoint/syscalls/sys_exit_utimensat")
-int vg_utimensat_exit(struct trace_event_raw_sys_exit *ctx)
+VG_SYS_EXIT(vg_utimensat_exit, utimensat)
 {
 	TAKE_ARGS(VG_HOOK_UTIMES, a);
-	return utimes_exit(ctx->ret, (int)a.a[0], a.a[1], a.a[2], 0, a.a[3], s);
+	return utimes_exit(ret, (int)a.a[0], a.a[1], a.a[2], 0, a.a[3], s);
 }
 
-SEC("tracepoint/syscalls/sys_exit_utimes")
-int vg_utimes_exit(struct trace_event_raw_sys_exit *ctx)
+VG_SYS_EXIT(vg_utimes_exit, utimes)
 {
 	TAKE_ARGS(VG_HOOK_UTIMES, a);
-	return utimes_exit(ctx->ret, AT_FDCWD, a.a[0], a.a[1], 1, 0, s);
+	return utimes_exit(ret, AT_FDCWD, a.a[0], a.a[1], 1, 0, s);
 }
 
-SEC("tracepoint/syscalls/sys_exit_utime")
-int vg_utime_exit(struct trace_event_raw_sys_exit *ctx)
+VG_SYS_EXIT(vg_utime_exit, utime)
 {
 	TAKE_ARGS(VG_HOOK_UTIMES, a);
-	return utimes_exit(ctx->ret, AT_FDCWD, a.a[0], a.a[1], 2, 0, s);
+	return utimes_exit(ret, AT_FDCWD, a.a[0], a.a[1], 2, 0, s);
 }
 
-SEC("tracepoint/syscalls/sys_exit_futimesat")
-int vg_futimesat_exit(struct trace_event_raw_sys_exit *ctx)
+VG_SYS_EXIT(vg_futimesat_exit, futimesat)
 {
 	TAKE_ARGS(VG_HOOK_UTIMES, a);
-	return utimes_exit(ctx->ret, (int)a.a[0], a.a[1], a.a[2], 1, 0, s);
+	return utimes_exit(ret, (int)a.a[0], a.a[1], a.a[2], 1, 0, s);
 }

@@ -124,7 +124,7 @@ static __always_inline void save_inet_call(__u32 hook, struct trace_event_raw_sy
 }
 
 /* connect/bind exit: the address argument plus the socket as it is now. */
-static __always_inline int emit_addr_call(__u32 hook, __u16 type, struct trace_event_raw_sys_exit *ctx)
+static __always_inline int emit_addr_call(__u32 hook, __u16 type, long ret)
 {
 	struct vg_args a;
 	if (!vg_take_args(hook, &a))
@@ -145,12 +145,12 @@ static __always_inline int emit_addr_call(__u32 hook, __u16 type, struct trace_e
 	if (!s)
 		return 0;
 	struct vg_net *e = VG_REC(s, struct vg_net, type, hook);
-	e->h.ret = ctx->ret;
+	e->h.ret = ret;
 	e->fd = a.a[0];
 	e->addr = addr;
 	fill_sock(&e->sock, fd_sock((int)a.a[0]));
 	/* bind(port 0): report the port the kernel picked */
-	if (hook == VG_HOOK_BIND && ctx->ret == 0 && addr.port == 0)
+	if (hook == VG_HOOK_BIND && ret == 0 && addr.port == 0)
 		e->addr.port = e->sock.local.port;
 	vg_emit(s, sizeof(*e), hook);
 	return 0;
@@ -163,10 +163,9 @@ int vg_connect_enter(struct trace_event_raw_sys_enter *ctx)
 	return 0;
 }
 
-SEC("tracepoint/syscalls/sys_exit_connect")
-int vg_connect_exit(struct trace_event_raw_sys_exit *ctx)
+VG_SYS_EXIT(vg_connect_exit, connect)
 {
-	return emit_addr_call(VG_HOOK_CONNECT, VG_EV_NET_CONNECT, ctx);
+	return emit_addr_call(VG_HOOK_CONNECT, VG_EV_NET_CONNECT, ret);
 }
 
 SEC("tracepoint/syscalls/sys_enter_bind")
@@ -176,17 +175,15 @@ int vg_bind_enter(struct trace_event_raw_sys_enter *ctx)
 	return 0;
 }
 
-SEC("tracepoint/syscalls/sys_exit_bind")
-int vg_bind_exit(struct trace_event_raw_sys_exit *ctx)
+VG_SYS_EXIT(vg_bind_exit, bind)
 {
-	return emit_addr_call(VG_HOOK_BIND, VG_EV_NET_BIND, ctx);
+	return emit_addr_call(VG_HOOK_BIND, VG_EV_NET_BIND, ret);
 }
 
 /* accept/accept4: the new fd's socket (local = listener's address, remote =
  * the peer). Failed accepts (EAGAIN of non-blocking loops) are not news. */
-static __always_inline int accept_exit(struct trace_event_raw_sys_exit *ctx)
+static __always_inline int accept_exit(long fd)
 {
-	long fd = ctx->ret;
 	if (fd < 0)
 		return 0;
 	struct sock *sk = fd_sock((int)fd);
@@ -205,16 +202,14 @@ static __always_inline int accept_exit(struct trace_event_raw_sys_exit *ctx)
 	return 0;
 }
 
-SEC("tracepoint/syscalls/sys_exit_accept")
-int vg_accept_exit(struct trace_event_raw_sys_exit *ctx)
+VG_SYS_EXIT(vg_accept_exit, accept)
 {
-	return accept_exit(ctx);
+	return accept_exit(ret);
 }
 
-SEC("tracepoint/syscalls/sys_exit_accept4")
-int vg_accept4_exit(struct trace_event_raw_sys_exit *ctx)
+VG_SYS_EXIT(vg_accept4_exit, accept4)
 {
-	return accept_exit(ctx);
+	return accept_exit(ret);
 }
 
 SEC("tracepoint/syscalls/sys_enter_listen")
@@ -224,8 +219,7 @@ int vg_listen_enter(struct trace_event_raw_sys_enter *ctx)
 	return 0;
 }
 
-SEC("tracepoint/syscalls/sys_exit_listen")
-int vg_listen_exit(struct trace_event_raw_sys_exit *ctx)
+VG_SYS_EXIT(vg_listen_exit, listen)
 {
 	struct vg_args a;
 	if (!vg_take_args(VG_HOOK_LISTEN, &a))
@@ -239,7 +233,7 @@ int vg_listen_exit(struct trace_event_raw_sys_exit *ctx)
 	if (!s)
 		return 0;
 	struct vg_net *e = VG_REC(s, struct vg_net, VG_EV_NET_LISTEN, VG_HOOK_LISTEN);
-	e->h.ret = ctx->ret;
+	e->h.ret = ret;
 	e->fd = a.a[0];
 	e->backlog = a.a[1];
 	fill_sock(&e->sock, sk);
@@ -388,8 +382,7 @@ int vg_socket_enter(struct trace_event_raw_sys_enter *ctx)
 	return 0;
 }
 
-SEC("tracepoint/syscalls/sys_exit_socket")
-int vg_socket_exit(struct trace_event_raw_sys_exit *ctx)
+VG_SYS_EXIT(vg_socket_exit, socket)
 {
 	struct vg_args a;
 	if (!vg_take_args(VG_HOOK_SOCKET, &a) || vg_skip(VG_HOOK_SOCKET))
@@ -398,7 +391,7 @@ int vg_socket_exit(struct trace_event_raw_sys_exit *ctx)
 	if (!s)
 		return 0;
 	struct vg_socket *e = VG_REC(s, struct vg_socket, VG_EV_NET_SOCKET, VG_HOOK_SOCKET);
-	e->h.ret = ctx->ret;
+	e->h.ret = ret;
 	e->family = a.a[0];
 	e->type = a.a[1];
 	e->protocol = a.a[2];

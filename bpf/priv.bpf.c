@@ -72,7 +72,7 @@ static __always_inline int creds_enter(struct trace_event_raw_sys_enter *ctx, __
 	return 0;
 }
 
-static __always_inline int creds_exit(struct trace_event_raw_sys_exit *ctx)
+static __always_inline int creds_exit(long ret)
 {
 	__u32 tid = (__u32)bpf_get_current_pid_tgid();
 	struct cred_snap *p = bpf_map_lookup_elem(&vg_cred_inflight, &tid);
@@ -82,7 +82,6 @@ static __always_inline int creds_exit(struct trace_event_raw_sys_exit *ctx)
 	bpf_map_delete_elem(&vg_cred_inflight, &tid);
 	struct cred_snap n = {};
 	read_creds(&n);
-	long ret = ctx->ret;
 	if (o.syscall == SC_SETFSUID || o.syscall == SC_SETFSGID) {
 		/* these return the previous fsuid/fsgid, never an error: a
 		 * request that did not take effect is reported as EPERM. The
@@ -138,10 +137,9 @@ static __always_inline int creds_exit(struct trace_event_raw_sys_exit *ctx)
 	{                                                                 \
 		return creds_enter(ctx, sc);                              \
 	}                                                                 \
-	SEC("tracepoint/syscalls/sys_exit_" #name)                        \
-	int vg_##name##_exit(struct trace_event_raw_sys_exit *ctx)        \
+	VG_SYS_EXIT(vg_##name##_exit, name)                             \
 	{                                                                 \
-		return creds_exit(ctx);                                   \
+		return creds_exit(ret);                                   \
 	}
 
 CRED_PROGS(setuid, SC_SETUID)
@@ -192,8 +190,7 @@ int vg_ptrace_enter(struct trace_event_raw_sys_enter *ctx)
 	return 0;
 }
 
-SEC("tracepoint/syscalls/sys_exit_ptrace")
-int vg_ptrace_exit(struct trace_event_raw_sys_exit *ctx)
+VG_SYS_EXIT(vg_ptrace_exit, ptrace)
 {
 	struct vg_args a;
 	if (!vg_take_args(VG_HOOK_PTRACE, &a) || vg_skip(VG_HOOK_PTRACE))
@@ -202,13 +199,13 @@ int vg_ptrace_exit(struct trace_event_raw_sys_exit *ctx)
 	if (!s)
 		return 0;
 	struct vg_ptrace *e = VG_REC(s, struct vg_ptrace, VG_EV_PTRACE, VG_HOOK_PTRACE);
-	e->h.ret = ctx->ret;
+	e->h.ret = ret;
 	e->request = (long)a.a[0];
 	e->addr = a.a[2];
 	if (e->request != PTRACE_TRACEME) {
 		/* the pid argument is in the tracer's pid namespace */
 		e->target_pid = (__u32)a.a[1];
-		if (ctx->ret == 0 &&
+		if (ret == 0 &&
 		    (e->request == PTRACE_ATTACH || e->request == PTRACE_SEIZE)) {
 			/* a new tracee goes to the head of current->ptraced:
 			 * that gives its pid as the initial namespace sees it */
@@ -275,10 +272,11 @@ int vg_init_module_enter(struct trace_event_raw_sys_enter *ctx)
 SEC("tracepoint/syscalls/sys_exit_init_module")
 int vg_init_module_exit(struct trace_event_raw_sys_exit *ctx)
 {
+	long ret = ctx->ret;
 	struct vg_args a;
 	if (!vg_take_args(VG_HOOK_MODULE, &a))
 		return 0;
-	return emit_module(MOD_INIT, a.a[0], a.a[1], a.a[2], ctx->ret);
+	return emit_module(MOD_INIT, a.a[0], a.a[1], a.a[2], ret);
 }
 
 SEC("tracepoint/syscalls/sys_enter_finit_module")
@@ -291,10 +289,11 @@ int vg_finit_module_enter(struct trace_event_raw_sys_enter *ctx)
 SEC("tracepoint/syscalls/sys_exit_finit_module")
 int vg_finit_module_exit(struct trace_event_raw_sys_exit *ctx)
 {
+	long ret = ctx->ret;
 	struct vg_args a;
 	if (!vg_take_args(VG_HOOK_MODULE, &a))
 		return 0;
-	return emit_module(MOD_FINIT, a.a[0], a.a[1], a.a[2], ctx->ret);
+	return emit_module(MOD_FINIT, a.a[0], a.a[1], a.a[2], ret);
 }
 
 SEC("tracepoint/syscalls/sys_enter_delete_module")
@@ -307,10 +306,11 @@ int vg_delete_module_enter(struct trace_event_raw_sys_enter *ctx)
 SEC("tracepoint/syscalls/sys_exit_delete_module")
 int vg_delete_module_exit(struct trace_event_raw_sys_exit *ctx)
 {
+	long ret = ctx->ret;
 	struct vg_args a;
 	if (!vg_take_args(VG_HOOK_MODULE, &a))
 		return 0;
-	return emit_module(MOD_DELETE, a.a[0], a.a[1], 0, ctx->ret);
+	return emit_module(MOD_DELETE, a.a[0], a.a[1], 0, ret);
 }
 
 /* Kernels built without CONFIG_MODULES (or without syscall tracepoints for
@@ -412,8 +412,7 @@ int vg_mount_enter(struct trace_event_raw_sys_enter *ctx)
 	return 0;
 }
 
-SEC("tracepoint/syscalls/sys_exit_mount")
-int vg_mount_exit(struct trace_event_raw_sys_exit *ctx)
+VG_SYS_EXIT(vg_mount_exit, mount)
 {
 	struct vg_args a;
 	if (!vg_take_args(VG_HOOK_MOUNT, &a) || vg_skip(VG_HOOK_MOUNT))
@@ -422,7 +421,7 @@ int vg_mount_exit(struct trace_event_raw_sys_exit *ctx)
 	if (!s)
 		return 0;
 	struct vg_mount *e = VG_REC(s, struct vg_mount, VG_EV_MOUNT, VG_HOOK_MOUNT);
-	e->h.ret = ctx->ret;
+	e->h.ret = ret;
 	e->flags = a.a[3];
 	__u32 cur = sizeof(*e);
 	/* mount(dev_name, dir_name, type, flags, data) */
@@ -444,8 +443,7 @@ int vg_umount_enter(struct trace_event_raw_sys_enter *ctx)
 	return 0;
 }
 
-SEC("tracepoint/syscalls/sys_exit_umount")
-int vg_umount_exit(struct trace_event_raw_sys_exit *ctx)
+VG_SYS_EXIT(vg_umount_exit, umount)
 {
 	struct vg_args a;
 	if (!vg_take_args(VG_HOOK_MOUNT, &a) || vg_skip(VG_HOOK_MOUNT))
@@ -454,7 +452,7 @@ int vg_umount_exit(struct trace_event_raw_sys_exit *ctx)
 	if (!s)
 		return 0;
 	struct vg_mount *e = VG_REC(s, struct vg_mount, VG_EV_UMOUNT, VG_HOOK_MOUNT);
-	e->h.ret = ctx->ret;
+	e->h.ret = ret;
 	e->flags = a.a[1];
 	__u32 cur = sizeof(*e);
 	vg_put_ustr(s, &cur, &e->target.path, (const char *)a.a[0], 4096);
@@ -473,8 +471,7 @@ int vg_move_mount_enter(struct trace_event_raw_sys_enter *ctx)
 	return 0;
 }
 
-SEC("tracepoint/syscalls/sys_exit_move_mount")
-int vg_move_mount_exit(struct trace_event_raw_sys_exit *ctx)
+VG_SYS_EXIT(vg_move_mount_exit, move_mount)
 {
 	struct vg_args a;
 	if (!vg_take_args(VG_HOOK_MOUNT, &a) || vg_skip(VG_HOOK_MOUNT))
@@ -483,7 +480,7 @@ int vg_move_mount_exit(struct trace_event_raw_sys_exit *ctx)
 	if (!s)
 		return 0;
 	struct vg_mount *e = VG_REC(s, struct vg_mount, VG_EV_MOUNT, VG_HOOK_MOUNT);
-	e->h.ret = ctx->ret;
+	e->h.ret = ret;
 	e->flags = a.a[4];
 	__u32 cur = sizeof(*e);
 	struct task_struct *t = bpf_get_current_task_btf();
@@ -531,8 +528,7 @@ int vg_bpf_enter(struct trace_event_raw_sys_enter *ctx)
 	return 0;
 }
 
-SEC("tracepoint/syscalls/sys_exit_bpf")
-int vg_bpf_exit(struct trace_event_raw_sys_exit *ctx)
+VG_SYS_EXIT(vg_bpf_exit, bpf)
 {
 	struct vg_args a;
 	if (!vg_take_args(VG_HOOK_BPF, &a) || vg_skip(VG_HOOK_BPF))
@@ -541,7 +537,7 @@ int vg_bpf_exit(struct trace_event_raw_sys_exit *ctx)
 	if (!s)
 		return 0;
 	struct vg_bpf *e = VG_REC(s, struct vg_bpf, VG_EV_BPF_LOAD, VG_HOOK_BPF);
-	e->h.ret = ctx->ret;
+	e->h.ret = ret;
 	e->cmd = a.a[0];
 	e->prog_type = a.a[1];
 	e->insn_cnt = a.a[2];

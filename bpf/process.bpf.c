@@ -232,18 +232,18 @@ int vg_execveat_enter(struct trace_event_raw_sys_enter *ctx)
 	return exec_enter(ctx, EXECVEAT_MARK);
 }
 
-static __always_inline int exec_exit(struct trace_event_raw_sys_exit *ctx)
+static __always_inline int exec_exit(long ret)
 {
 	struct vg_args a;
 	if (!vg_take_args(VG_HOOK_EXEC_FAIL, &a))
 		return 0;
-	if (ctx->ret >= 0 || vg_skip(VG_HOOK_EXEC_FAIL))
+	if (ret >= 0 || vg_skip(VG_HOOK_EXEC_FAIL))
 		return 0;
 	struct vg_scratch *s = vg_buf();
 	if (!s)
 		return 0;
 	struct vg_exec_fail *e = VG_REC(s, struct vg_exec_fail, VG_EV_EXEC_FAIL, VG_HOOK_EXEC_FAIL);
-	e->h.ret = ctx->ret;
+	e->h.ret = ret;
 	__u32 cur = sizeof(*e);
 	/* execveat(dirfd, path, ...): the path is the second argument */
 	const char *path = (const char *)(a.ts == EXECVEAT_MARK ? a.a[1] : a.a[0]);
@@ -252,16 +252,14 @@ static __always_inline int exec_exit(struct trace_event_raw_sys_exit *ctx)
 	return 0;
 }
 
-SEC("tracepoint/syscalls/sys_exit_execve")
-int vg_execve_exit(struct trace_event_raw_sys_exit *ctx)
+VG_SYS_EXIT(vg_execve_exit, execve)
 {
-	return exec_exit(ctx);
+	return exec_exit(ret);
 }
 
-SEC("tracepoint/syscalls/sys_exit_execveat")
-int vg_execveat_exit(struct trace_event_raw_sys_exit *ctx)
+VG_SYS_EXIT(vg_execveat_exit, execveat)
 {
-	return exec_exit(ctx);
+	return exec_exit(ret);
 }
 
 SEC("tp_btf/sched_process_fork")
@@ -306,10 +304,9 @@ int BPF_PROG(vg_exit, struct task_struct *p)
 	return 0;
 }
 
-SEC("tracepoint/syscalls/sys_exit_setsid")
-int vg_setsid_exit(struct trace_event_raw_sys_exit *ctx)
+VG_SYS_EXIT(vg_setsid_exit, setsid)
 {
-	if (ctx->ret < 0 || vg_skip(VG_HOOK_SETSID))
+	if (ret < 0 || vg_skip(VG_HOOK_SETSID))
 		return 0;
 	struct vg_scratch *s = vg_buf();
 	if (!s)
@@ -317,7 +314,7 @@ int vg_setsid_exit(struct trace_event_raw_sys_exit *ctx)
 	struct vg_hdr *e = (struct vg_hdr *)s->buf;
 	__builtin_memset(e, 0, sizeof(*e));
 	vg_fill_hdr(e, VG_EV_SETSID, VG_HOOK_SETSID);
-	e->ret = ctx->ret;
+	e->ret = ret;
 	vg_emit(s, sizeof(*e), VG_HOOK_SETSID);
 	return 0;
 }
@@ -349,8 +346,7 @@ int vg_memfd_enter(struct trace_event_raw_sys_enter *ctx)
 	return 0;
 }
 
-SEC("tracepoint/syscalls/sys_exit_memfd_create")
-int vg_memfd_exit(struct trace_event_raw_sys_exit *ctx)
+VG_SYS_EXIT(vg_memfd_exit, memfd_create)
 {
 	struct vg_args a;
 	if (!vg_take_args(VG_HOOK_MEMFD, &a) || vg_skip(VG_HOOK_MEMFD))
@@ -359,7 +355,7 @@ int vg_memfd_exit(struct trace_event_raw_sys_exit *ctx)
 	if (!s)
 		return 0;
 	struct vg_memfd *e = VG_REC(s, struct vg_memfd, VG_EV_MEMFD, VG_HOOK_MEMFD);
-	e->h.ret = ctx->ret;
+	e->h.ret = ret;
 	e->flags = a.a[1];
 	__u32 cur = sizeof(*e);
 	vg_put_ustr(s, &cur, &e->name, (const char *)a.a[0], 250);

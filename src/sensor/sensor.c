@@ -45,7 +45,7 @@ struct sensor {
 	 * tracepoint programs whose twins are in the table stay detached */
 	bool dispatch;
 	int fd_exit_progs;
-	struct bpf_program *held[16];
+	struct bpf_program *held[64];
 	int nheld;
 };
 
@@ -234,7 +234,7 @@ static void dispatch_check(struct sensor *s)
 {
 	if (!s->nheld || s->hook_active[VG_HOOK_MODULE])
 		return;
-	say(&s->opts, "raw sys_exit dispatcher not running: file syscalls use their tracepoints");
+	say(&s->opts, "raw sys_exit dispatcher not running: syscall exits use their tracepoints");
 	int n = s->nheld;
 	s->nheld = 0;
 	for (__u32 k = 0; k < VG_EXIT_PROGS; k++)
@@ -281,6 +281,8 @@ static int attach_all(struct sensor *s, struct bpf_object *obj)
 	return 0;
 }
 
+#define MAP_FD(obj, name) bpf_map__fd(bpf_object__find_map_by_name(obj, name))
+
 static int on_ring_record(void *ctx, void *data, size_t len)
 {
 	struct sensor *s = ctx;
@@ -317,12 +319,14 @@ static int load_domain(struct sensor *s, struct bpf_object *obj, const char *dom
 		return e;
 	}
 	s->objs[s->nobjs++] = obj;
+	/* the first object creates the shared maps: the table's fd is known
+	 * only now */
+	if (s->nobjs == 1)
+		s->fd_exit_progs = MAP_FD(obj, "vg_exit_progs");
 	if (s->dispatch)
 		dispatch_fill(s, obj);
 	return attach_all(s, obj);
 }
-
-#define MAP_FD(obj, name) bpf_map__fd(bpf_object__find_map_by_name(obj, name))
 
 int sensor_open(struct sensor **out, const struct sensor_opts *opts, char *err, size_t errlen)
 {
@@ -370,7 +374,6 @@ int sensor_open(struct sensor **out, const struct sensor_opts *opts, char *err, 
 	s->fd_watch_path = MAP_FD(owner, "vg_watch_path");
 	s->fd_sensitive = MAP_FD(owner, "vg_sensitive");
 	s->fd_sensitive_bloom = MAP_FD(owner, "vg_sensitive_bloom");
-	s->fd_exit_progs = MAP_FD(owner, "vg_exit_progs");
 	set_config(s, VG_CFG_SELF_TGID, getpid());
 	set_config(s, VG_CFG_ARGV_MAX, opts->argv_max);
 	set_config(s, VG_CFG_ENV_MAX, opts->env_max);
@@ -389,8 +392,8 @@ int sensor_open(struct sensor **out, const struct sensor_opts *opts, char *err, 
 
 	dispatch_check(s);
 	if (s->nheld)
-		say(&s->opts, "%d file syscall exits (open, rename, unlink families) are dispatched from the raw "
-			      "sys_exit program instead of their tracepoints", s->nheld);
+		say(&s->opts, "%d syscall exits are dispatched from the raw sys_exit program instead of "
+			      "their tracepoints", s->nheld);
 	/* only needed for probing: give its megabytes back */
 	btf__free(s->vmlinux);
 	s->vmlinux = NULL;
