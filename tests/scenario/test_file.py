@@ -12,6 +12,8 @@ import itertools
 import json
 import os
 import shutil
+import socket
+import subprocess
 import struct
 import tempfile
 
@@ -470,9 +472,10 @@ DISPATCH_LINE = "dispatched from the raw sys_exit program"
 @pytest.mark.parametrize("mode", ["default", "tracepoints"])
 def test_exit_dispatch_modes(start_vigild, tmp, mode):
     # On a kernel without module syscall tracepoints the raw sys_exit
-    # program runs for every syscall anyway, so the hot file exits are
+    # program runs for every syscall anyway, so every exit handler is
     # tail-called from it; with module_fallback = off they use their
-    # tracepoints. Both must record the same events.
+    # tracepoints. Both must record the same events, from each BPF object
+    # (file, process, net).
     conf = "metrics_interval = 2\n" + ("module_fallback = off\n" if mode == "tracepoints" else "")
     d = start_vigild(conf)
     lacks = "kernel lacks tracepoint syscalls/sys_enter_init_module" in d.stderr_text()
@@ -501,3 +504,25 @@ def test_exit_dispatch_modes(start_vigild, tmp, mode):
         os.unlink(os.path.join(tmp, "missing"))
     ev = d.wait_for(mine("file_delete", os.path.join(tmp, "missing")), timeout=T, what="failed unlink")
     assert get(ev, "error.code") == "ENOENT"
+    c = os.path.join(tmp, "c")
+    with open(c, "w"):
+        pass
+    os.chmod(c, 0o755)
+    d.wait_for(mine("file_chmod", c, file__mode="0755"), timeout=T, what="chmod")
+    # a failed exec (process object) and a refused connect (net object)
+    with pytest.raises(FileNotFoundError):
+        subprocess.run([os.path.join(tmp, "no-such-program")])
+    d.wait_for(lambda ev: get(ev, "event.action") == "exec_failed"
+               and get(ev, "file.path", "").endswith("no-such-program"), timeout=T, what="exec_fail")
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    s = socket.socket()
+    try:
+        assert s.connect_ex(("127.0.0.1", port)) != 0
+    finally:
+        s.close()
+    ev = d.wait_for(lambda ev: get(ev, "event.action") == "connect" and ev["process"]["pid"] == os.getpid()
+                    and get(ev, "destination.port") == port, timeout=T, what="refused connect")
+    assert get(ev, "error.code") == "ECONNREFUSED"
