@@ -172,7 +172,7 @@ static void choose_programs(struct sensor *s, struct bpf_object *obj, bool repor
 			if (load && !reported[info->hook]) {
 				say(&s->opts,
 				    "kernel lacks tracepoint %s: %s are recorded through the raw_syscalls "
-				    "sys_exit fallback (set module_fallback = off to save its per-syscall cost)",
+				    "sys_exit program",
 				    info->fallback_for, sensor_hooks[info->hook].what);
 				reported[info->hook] = true;
 			}
