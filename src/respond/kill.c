@@ -278,6 +278,20 @@ static int add_member(struct respond_req *q, struct kill_set *ks, pid_t pid, uin
 	return ADD_OK;
 }
 
+/* True when no member can fork any more: each has stopped, died, or is
+ * gone (its pid now names another process). */
+static bool all_stopped(const struct kill_set *ks)
+{
+	for (size_t i = 0; i < ks->n; i++) {
+		struct kstat st;
+		if (read_kstat(ks->m[i].pid, &st) || st.ticks != ks->m[i].ticks)
+			continue;
+		if (st.state != 'T' && st.state != 't' && st.state != 'Z' && st.state != 'X')
+			return false;
+	}
+	return true;
+}
+
 /* Every live process in /proc (zombies are already dead: nothing to kill). */
 static int scan_proc(struct kstat **out, size_t *count)
 {
@@ -568,12 +582,20 @@ int kill_command(struct respond_req *q, int argc, char **argv, char *err, size_t
 	}
 
 	if (mode != KILL_ONE) {
-		/* stopped members cannot fork: rescan until a pass finds nobody new */
+		/* stopped members cannot fork: rescan until a pass finds nobody
+		 * new and every member has taken its stop. A SIGSTOP does not
+		 * cancel a fork already under way, so a member still running may
+		 * yet bring a child that the last pass could not see. */
 		int added = 1;
-		for (int round = 0; added > 0 && round < 64; round++) {
+		for (int round = 0; round < 256; round++) {
 			added = grow(q, &ks, mode, key, stop);
-			if (q->dry_run)
+			if (added < 0 || q->dry_run)
 				break;
+			if (added > 0)
+				continue;
+			if (!stop || all_stopped(&ks))
+				break;
+			usleep(1000);
 		}
 		if (added < 0) {
 			snprintf(err, errlen, "cannot read /proc: %s", strerror(errno ? errno : ENOMEM));
