@@ -122,9 +122,9 @@ struct {
 
 /* Exit handlers by x86-64 syscall number, tail-called from the raw sys_exit
  * program (priv.bpf.c) on kernels where that program runs anyway (no
- * module syscall tracepoints): the hot file syscalls then skip the perf
- * syscall-tracepoint path, which costs more than the handlers themselves.
- * Filled by the loader; empty elsewhere. */
+ * module syscall tracepoints): every exit handler (VG_SYS_EXIT) then skips
+ * the perf syscall-tracepoint path, and no system call of the host pays the
+ * perf exit probe. Filled by the loader; empty elsewhere. */
 struct {
 	__uint(type, BPF_MAP_TYPE_PROG_ARRAY);
 	__uint(max_entries, VG_EXIT_PROGS);

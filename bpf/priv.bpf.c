@@ -335,7 +335,7 @@ SEC("tp_btf/sys_exit")
 int BPF_PROG(vg_module_fallback, struct pt_regs *regs, long ret)
 {
 	long nr = regs->orig_ax;
-	/* the hot file syscalls' handlers, when the loader put them here (see
+	/* the exit handlers, when the loader put them here (see
 	 * vg_exit_progs); compat numbers are another table: never dispatched */
 	if ((unsigned long)nr < VG_EXIT_PROGS &&
 	    !(bpf_get_current_task_btf()->thread_info.status & TS_COMPAT))
