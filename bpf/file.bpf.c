@@ -547,9 +547,6 @@ VG_SYS_EXIT(vg_renameat2_exit, renameat2)
 	return rename_exit(ret, (int)a.a[0], a.a[1], (int)a.a[2], a.a[3], a.a[4], s);
 }
 
-
-
-
 /* -------------------------------------------------------------- unlink */
 
 static __always_inline int unlink_exit(long ret, int dirfd, __u64 path, __u32 flags,
@@ -580,9 +577,6 @@ VG_SYS_EXIT(vg_rmdir_exit, rmdir)
 	TAKE_ARGS(VG_HOOK_UNLINK, a);
 	return unlink_exit(ret, AT_FDCWD, a.a[0], AT_REMOVEDIR, s);
 }
-
-
-
 
 /* --------------------------------------------------------------- chmod */
 

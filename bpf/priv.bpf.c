@@ -272,11 +272,10 @@ int vg_init_module_enter(struct trace_event_raw_sys_enter *ctx)
 SEC("tracepoint/syscalls/sys_exit_init_module")
 int vg_init_module_exit(struct trace_event_raw_sys_exit *ctx)
 {
-	long ret = ctx->ret;
 	struct vg_args a;
 	if (!vg_take_args(VG_HOOK_MODULE, &a))
 		return 0;
-	return emit_module(MOD_INIT, a.a[0], a.a[1], a.a[2], ret);
+	return emit_module(MOD_INIT, a.a[0], a.a[1], a.a[2], ctx->ret);
 }
 
 SEC("tracepoint/syscalls/sys_enter_finit_module")
@@ -289,11 +288,10 @@ int vg_finit_module_enter(struct trace_event_raw_sys_enter *ctx)
 SEC("tracepoint/syscalls/sys_exit_finit_module")
 int vg_finit_module_exit(struct trace_event_raw_sys_exit *ctx)
 {
-	long ret = ctx->ret;
 	struct vg_args a;
 	if (!vg_take_args(VG_HOOK_MODULE, &a))
 		return 0;
-	return emit_module(MOD_FINIT, a.a[0], a.a[1], a.a[2], ret);
+	return emit_module(MOD_FINIT, a.a[0], a.a[1], a.a[2], ctx->ret);
 }
 
 SEC("tracepoint/syscalls/sys_enter_delete_module")
@@ -306,11 +304,10 @@ int vg_delete_module_enter(struct trace_event_raw_sys_enter *ctx)
 SEC("tracepoint/syscalls/sys_exit_delete_module")
 int vg_delete_module_exit(struct trace_event_raw_sys_exit *ctx)
 {
-	long ret = ctx->ret;
 	struct vg_args a;
 	if (!vg_take_args(VG_HOOK_MODULE, &a))
 		return 0;
-	return emit_module(MOD_DELETE, a.a[0], a.a[1], 0, ret);
+	return emit_module(MOD_DELETE, a.a[0], a.a[1], 0, ctx->ret);
 }
 
 /* Kernels built without CONFIG_MODULES (or without syscall tracepoints for

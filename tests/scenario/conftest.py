@@ -7,6 +7,7 @@ activity on the host is recorded too.
 """
 import json
 import os
+import socket
 import shutil
 import subprocess
 import tempfile
@@ -160,6 +161,15 @@ class Vigild:
                 self.proc.wait()
         self.stderr.close()
         return self.proc.returncode
+
+
+def free_port():
+    """A TCP port on 127.0.0.1 that nothing listens on (just released)."""
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
 
 
 def get(ev, dotted, default=None):

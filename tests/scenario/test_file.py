@@ -19,7 +19,7 @@ import tempfile
 
 import pytest
 
-from conftest import action, get, run_helper
+from conftest import action, free_port, get, run_helper
 
 ME = os.getpid()
 _marks = itertools.count()
@@ -514,10 +514,7 @@ def test_exit_dispatch_modes(start_vigild, tmp, mode):
         subprocess.run([os.path.join(tmp, "no-such-program")])
     d.wait_for(lambda ev: get(ev, "event.action") == "exec_failed"
                and get(ev, "file.path", "").endswith("no-such-program"), timeout=T, what="exec_fail")
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
+    port = free_port()
     s = socket.socket()
     try:
         assert s.connect_ex(("127.0.0.1", port)) != 0

@@ -12,17 +12,9 @@ import time
 
 import pytest
 
-from conftest import action, get, helper, run_helper
+from conftest import action, free_port, get, helper, run_helper
 
 PY = sys.executable
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
 
 
 def by_pid(name, pid, extra=lambda ev: True):
