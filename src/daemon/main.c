@@ -387,7 +387,8 @@ static void read_host(struct vg_host *h, const struct proc_cache *pc)
 	}
 }
 
-static void reload(struct daemon *d)
+/* Takes the configuration file anew; false when it was refused. */
+static bool reload(struct daemon *d)
 {
 	struct vigil_config c;
 	char err[512];
@@ -395,7 +396,7 @@ static void reload(struct daemon *d)
 	if (config_load(&c, d->config_path, err, sizeof(err))) {
 		fprintf(stderr, "vigild: reload refused, keeping the running configuration: %s\n", err);
 		config_free(&c);
-		return;
+		return false;
 	}
 	/* only what can change without re-attaching is taken */
 	c.ringbuf_mb = d->cfg.ringbuf_mb;
@@ -408,10 +409,11 @@ static void reload(struct daemon *d)
 	config_free(&d->cfg);
 	d->cfg = c;
 	pthread_mutex_unlock(&d->filter_lock);
-	if (filters_apply(d, err, sizeof(err)))
+	if (filters_apply(d, err, sizeof(err))) {
 		fprintf(stderr, "vigild: reload: %s\n", err);
-	else
-		fprintf(stderr, "vigild: configuration reloaded from %s\n", d->config_path);
+		return false;
+	}
+	return true;
 }
 
 static void usage(void)
@@ -574,9 +576,13 @@ int main(int argc, char **argv)
 		}
 		if (got_hup) {
 			got_hup = 0;
-			reload(d);
+			bool ok = reload(d);
 			response_reload(d);
 			detect_reload(d);
+			/* said once the responder and the rules have it too, so a
+			 * reader of this line can count on every new setting */
+			if (ok)
+				fprintf(stderr, "vigild: configuration reloaded from %s\n", d->config_path);
 		}
 		uint64_t now = clock_ns(CLOCK_MONOTONIC);
 		if (now - last_rate >= 1000000000ULL) {
