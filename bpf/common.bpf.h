@@ -43,8 +43,12 @@ struct {
 	__type(value, struct vg_scratch);
 } vg_scratch_map SEC(".maps");
 
+/* The components of a path on its way up the dentry chain (vg_put_path). */
 struct vg_walk {
-	const unsigned char *name[VG_MAX_PATH_DEPTH];
+	__u64 name[VG_MAX_PATH_DEPTH]; /* const unsigned char * */
+	__u32 len[VG_MAX_PATH_DEPTH];
+	__u32 n;
+	__u32 off;
 };
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
@@ -425,95 +429,122 @@ static __always_inline long vg_put_ubytes(struct vg_scratch *s, __u32 *cur,
 	return 0;
 }
 
-/* Writes the absolute path of (dentry, vfsmount) at *cur by walking up the
- * dentry chain and crossing mounts; bpf_d_path is not available from
- * tracepoints. Both loops run under bpf_loop so the verifier checks each
- * body once. Paths deeper than VG_MAX_PATH_DEPTH keep their last
- * components. */
-struct vg_walk_ctx {
-	struct dentry *dentry;
-	struct vfsmount *vfsmnt;
-	struct mount *mnt;
-	struct vg_walk *w;
-	__u32 n;
+/* Typed view of a kernel address: loads through it are plain loads that
+ * the JIT guards with an exception-table entry (a fault reads 0), not
+ * helper calls. */
+extern void *bpf_rdonly_cast(const void *obj, __u32 btf_id) __ksym;
+
+/* Kernels from 6.17 let bpf_rdonly_cast(p, 0) make any address readable as
+ * bytes; the names are then copied with plain 8-byte loads. Local flavour of
+ * the kernel's enum, so that this builds against an older vmlinux.h. */
+enum bpf_features___vg {
+	BPF_FEAT_RDONLY_CAST_TO_VOID___vg = 0,
 };
 
-static long vg_walk_cb(__u32 i, struct vg_walk_ctx *c)
-{
-	/* locals, not c->x, inside BPF_CORE_READ: it relocates the whole expression */
-	struct dentry *dentry = c->dentry;
-	struct vfsmount *vfsmnt = c->vfsmnt;
-	struct mount *mnt = c->mnt;
-	struct dentry *root = BPF_CORE_READ(vfsmnt, mnt_root);
-	struct dentry *parent = BPF_CORE_READ(dentry, d_parent);
-	if (vfsmnt && dentry == root) {
-		struct mount *pm = BPF_CORE_READ(mnt, mnt_parent);
-		if (pm == mnt || !pm)
-			return 1;
-		c->dentry = BPF_CORE_READ(mnt, mnt_mountpoint);
-		c->mnt = pm;
-		c->vfsmnt = &pm->mnt;
-		return 0;
-	}
-	if (c->n >= VG_MAX_PATH_DEPTH)
-		return 1;
-	const unsigned char *name = BPF_CORE_READ(dentry, d_name.name);
-	c->w->name[c->n & (VG_MAX_PATH_DEPTH - 1)] = name;
-	c->n++;
-	if (dentry == parent || !parent)
-		return 1; /* root of an internal mount (pipe:, socket:, memfd:) */
-	c->dentry = parent;
-	return 0;
-}
-
-struct vg_write_ctx {
-	struct vg_scratch *s;
-	struct vg_walk *w;
-	__u32 off;
-	__u32 n;
-};
-
-static long vg_write_cb(__u32 i, struct vg_write_ctx *c)
-{
-	if (i >= c->n || c->off >= VG_DATA_MAX - 2)
-		return 1;
-	__u32 j = c->n - 1 - i;
-	const unsigned char *name = c->w->name[j & (VG_MAX_PATH_DEPTH - 1)];
-	struct vg_scratch *s = c->s;
-	__u32 off = c->off;
-	s->buf[vg_off(off)] = '/';
-	off++;
-	long k = bpf_probe_read_kernel_str(&s->buf[vg_off(off)], VG_NAME_MAX, name);
-	if (k > 1) {
-		/* an internal mount's root is named "/": do not double the slash */
-		if (k == 2 && s->buf[vg_off(off)] == '/')
-			k = 1;
-		off += k - 1;
-	}
-	c->off = off;
-	return 0;
-}
-
-static __noinline int vg_put_path(struct vg_scratch *s, __u32 *cur, struct vg_blob *b,
-				  struct dentry *dentry, struct vfsmount *vfsmnt)
+/* Writes the absolute path of (dentry, vfsmount) at *cur: up the dentry
+ * chain, crossing mounts, then the names from the root down. bpf_d_path is
+ * not available from tracepoints. Paths deeper than VG_MAX_PATH_DEPTH keep
+ * their last components.
+ *
+ * Open-coded loops over plain loads: every create, exec and relative path
+ * runs this, and on a host with return-thunk mitigations each call and
+ * return is dear. The bpf_loop callbacks and the helper call per component
+ * that this replaces cost a create record ~0.5 us. A global function, so
+ * the verifier checks it once per program, not once per call site.
+ * A name read while the dentry is renamed may be torn (as with any
+ * lockless walk); its length stays bounded by VG_NAME_MAX. */
+__noinline int vg_put_path(struct vg_scratch *s, __u32 *cur, struct vg_blob *b, __u64 dentry_addr,
+			   __u64 vfsmnt_addr)
 {
 	__u32 zero = 0;
 	struct vg_walk *w = bpf_map_lookup_elem(&vg_walk_map, &zero);
-	if (!w || !dentry || !s)
+	if (!w || !s || !cur || !b || !dentry_addr)
 		return 0;
-	struct vg_walk_ctx wc = {
-		.dentry = dentry,
-		.vfsmnt = vfsmnt,
-		.mnt = container_of(vfsmnt, struct mount, mnt),
-		.w = w,
-	};
-	bpf_loop(VG_MAX_PATH_DEPTH + 8, vg_walk_cb, &wc, 0);
+	struct dentry *d = bpf_rdonly_cast((void *)dentry_addr, bpf_core_type_id_kernel(struct dentry));
+	/* struct mount around the vfsmount: container_of on a number (a
+	 * missing vfsmount reads as a mount whose root is never reached) */
+	struct mount *mnt = bpf_rdonly_cast(
+		(void *)(vfsmnt_addr - bpf_core_field_offset(struct mount, mnt)),
+		bpf_core_type_id_kernel(struct mount));
+	struct dentry *root = mnt->mnt.mnt_root;
+	__u32 n = 0;
+#pragma clang loop unroll(disable)
+	for (int i = 0; i < VG_MAX_PATH_DEPTH + 8; i++) {
+		if (d == root) {
+			struct mount *pm = mnt->mnt_parent;
+			if (pm == mnt || !pm)
+				break;
+			d = mnt->mnt_mountpoint;
+			mnt = pm;
+			root = pm->mnt.mnt_root;
+			continue;
+		}
+		/* n of unknown value, for the same reason as off below */
+		w->n = n;
+		n = *(volatile __u32 *)&w->n;
+		if (n >= VG_MAX_PATH_DEPTH)
+			break;
+		w->name[n] = (__u64)d->d_name.name;
+		w->len[n] = d->d_name.len;
+		n++;
+		struct dentry *p = d->d_parent;
+		if (p == d || !p)
+			break; /* root of an internal mount (pipe:, socket:, memfd:) */
+		d = p;
+	}
+	/* through memory, so the loop below is checked once for any depth */
+	w->n = n;
+	n = *(volatile __u32 *)&w->n;
+
 	__u32 start = *cur;
 	if (start >= VG_DATA_MAX - 2)
 		return 0;
-	struct vg_write_ctx xc = {.s = s, .w = w, .off = start, .n = wc.n};
-	bpf_loop(VG_MAX_PATH_DEPTH, vg_write_cb, &xc, 0);
-	__u32 off = xc.off;
+	__u32 off = start;
+	bool plain = bpf_core_enum_value_exists(enum bpf_features___vg,
+						BPF_FEAT_RDONLY_CAST_TO_VOID___vg);
+#pragma clang loop unroll(disable)
+	for (int j = 0; j < VG_MAX_PATH_DEPTH; j++) {
+		/* an offset of unknown value: each iteration would otherwise
+		 * leave a different range, and the verifier would follow the
+		 * ranges one by one past its budget */
+		w->off = off;
+		off = *(volatile __u32 *)&w->off;
+		if (j >= n || off >= VG_DATA_MAX - VG_NAME_MAX - 2)
+			break;
+		__u32 k = (n - 1 - j) & (VG_MAX_PATH_DEPTH - 1);
+		__u64 name = w->name[k];
+		__u32 len = w->len[k] & (VG_NAME_MAX - 1);
+		s->buf[vg_off(off)] = '/';
+		off++;
+		if (plain) {
+			const __u64 *src = bpf_rdonly_cast((void *)name, 0);
+			/* whole words: up to 7 bytes past the name land where
+			 * the next component or the final NUL goes */
+#pragma clang loop unroll(disable)
+			for (__u32 q = 0; q < VG_NAME_MAX / 8; q++) {
+				if (q * 8 >= len)
+					break;
+				/* one 8-byte store (x86 takes it unaligned),
+				 * not the eight byte stores clang would make */
+				*(__u64 *)__builtin_assume_aligned(&s->buf[vg_off(off + q * 8)], 8) =
+					src[q];
+			}
+			/* read again: the exit test narrowed len differently on
+			 * each way out of the loop, and the verifier would follow
+			 * every one of them to the end of the path */
+			len = *(volatile __u32 *)&w->len[k] & (VG_NAME_MAX - 1);
+		} else {
+			long r = bpf_probe_read_kernel_str(&s->buf[vg_off(off)], len + 1,
+							   (const void *)name);
+			if (r < 1)
+				r = 1;
+			len = (r - 1) & (VG_NAME_MAX - 1);
+		}
+		/* an internal mount's root is named "/": do not double the slash */
+		if (len == 1 && s->buf[vg_off(off)] == '/')
+			len = 0;
+		off += len;
+	}
 	if (off == start) {
 		s->buf[vg_off(off)] = '/';
 		off++;
@@ -526,12 +557,15 @@ static __noinline int vg_put_path(struct vg_scratch *s, __u32 *cur, struct vg_bl
 	return 0;
 }
 
+/* The path of a file (struct file *, read by address). */
 static __always_inline void vg_put_file_path(struct vg_scratch *s, __u32 *cur,
 					     struct vg_blob *b, struct file *f)
 {
 	if (!f)
 		return;
-	vg_put_path(s, cur, b, BPF_CORE_READ(f, f_path.dentry), BPF_CORE_READ(f, f_path.mnt));
+	struct path p = {};
+	bpf_core_read(&p, sizeof(p), &f->f_path);
+	vg_put_path(s, cur, b, (__u64)p.dentry, (__u64)p.mnt);
 }
 
 static __always_inline struct file *vg_fd_file(struct task_struct *t, int fd)
@@ -552,7 +586,9 @@ static __always_inline struct file *vg_fd_file(struct task_struct *t, int fd)
 static __always_inline void vg_put_cwd(struct vg_scratch *s, __u32 *cur, struct vg_blob *b)
 {
 	struct task_struct *t = bpf_get_current_task_btf();
-	vg_put_path(s, cur, b, BPF_CORE_READ(t, fs, pwd.dentry), BPF_CORE_READ(t, fs, pwd.mnt));
+	struct path p = {};
+	bpf_core_read(&p, sizeof(p), &t->fs->pwd);
+	vg_put_path(s, cur, b, (__u64)p.dentry, (__u64)p.mnt);
 }
 
 /* Base directory for a relative path argument: cwd for AT_FDCWD, else the

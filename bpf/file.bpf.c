@@ -129,11 +129,9 @@ static __always_inline __u32 vg_mask(__u32 v, __u32 mask)
 /* True when the path (absolute, or relative joined with its base) starts
  * with an ignored prefix. Relative paths are joined textually: "." and ".."
  * components are not folded here. */
-__noinline int path_ignored(struct vg_scratch *s, struct vg_path *p)
+__noinline int path_ignored_slow(struct vg_scratch *s, struct vg_path *p)
 {
 	if (!s || !p)
-		return 0;
-	if (!(vg_cfg(VG_CFG_FILTERS_ON) & VG_FILTER_PATH))
 		return 0;
 	struct vg_blob path = p->path, base = p->base;
 	if (path.len < 2)
@@ -172,6 +170,13 @@ __noinline int path_ignored(struct vg_scratch *s, struct vg_path *p)
 	return bpf_map_lookup_elem(&vg_ignore_path, &kb->k) != 0;
 }
 
+/* The filter flag is checked here, inline: with no path filter set (the
+ * default), a record does not pay the call into path_ignored_slow. */
+static __always_inline bool path_ignored(struct vg_scratch *s, struct vg_path *p)
+{
+	return (vg_cfg(VG_CFG_FILTERS_ON) & VG_FILTER_PATH) && path_ignored_slow(s, p);
+}
+
 /* ---------------------------------------------------------------- open */
 
 /* Flags of the open that just returned, from the registers the syscall was
@@ -199,10 +204,6 @@ static __always_inline __u32 open_flags(int sc)
 	return O_CREAT | O_WRONLY | O_TRUNC;
 }
 
-/* Typed view of a kernel pointer read as a number: loads through it are
- * plain (fault-safe) loads, not helper calls. */
-extern void *bpf_rdonly_cast(const void *obj, __u32 btf_id) __ksym;
-
 /* The struct file on fd of the current task, read with plain loads: this
  * runs on every open of the host. */
 static __always_inline struct file *fd_file_fast(long fd)
@@ -216,78 +217,6 @@ static __always_inline struct file *fd_file_fast(long fd)
 	if (!f)
 		return 0;
 	return bpf_rdonly_cast(f, bpf_core_type_id_kernel(struct file));
-}
-
-/* vg_put_file_path with plain loads through BTF pointers in the walk up the
- * dentry chain (one helper call per component instead of four): creates
- * are the bulk of a file storm's records. Same output as vg_put_path. */
-struct fwalk_ctx {
-	struct dentry *dentry;
-	struct dentry *root;   /* root of the current mount */
-	struct mount *mnt;
-	struct vg_walk *w;
-	__u32 n;
-};
-
-static long fwalk_cb(__u32 i, struct fwalk_ctx *c)
-{
-	struct dentry *d = c->dentry;
-	if (d == c->root) {
-		struct mount *m = c->mnt;
-		struct mount *pm = m->mnt_parent;
-		if (pm == m || !pm)
-			return 1;
-		c->dentry = m->mnt_mountpoint;
-		c->mnt = pm;
-		c->root = pm->mnt.mnt_root;
-		return 0;
-	}
-	if (c->n >= VG_MAX_PATH_DEPTH)
-		return 1;
-	c->w->name[c->n & (VG_MAX_PATH_DEPTH - 1)] = d->d_name.name;
-	c->n++;
-	struct dentry *p = d->d_parent;
-	if (p == d || !p)
-		return 1; /* root of an internal mount (pipe:, socket:, memfd:) */
-	c->dentry = p;
-	return 0;
-}
-
-static __always_inline void put_file_path_fast(struct vg_scratch *s, __u32 *cur,
-					       struct vg_blob *b, struct file *f)
-{
-	__u32 zero = 0;
-	struct vg_walk *w = bpf_map_lookup_elem(&vg_walk_map, &zero);
-	if (!w)
-		return;
-	/* struct mount around f->f_path.mnt: container_of on a number */
-	__u64 vfsmnt = 0;
-	bpf_probe_read_kernel(&vfsmnt, sizeof(vfsmnt), &f->f_path.mnt);
-	if (!vfsmnt)
-		return;
-	struct fwalk_ctx wc = {
-		.dentry = f->f_path.dentry,
-		.mnt = bpf_rdonly_cast((void *)(vfsmnt - bpf_core_field_offset(struct mount, mnt)),
-				       bpf_core_type_id_kernel(struct mount)),
-		.w = w,
-	};
-	wc.root = wc.mnt->mnt.mnt_root;
-	bpf_loop(VG_MAX_PATH_DEPTH + 8, fwalk_cb, &wc, 0);
-	__u32 start = *cur;
-	if (start >= VG_DATA_MAX - 2)
-		return;
-	struct vg_write_ctx xc = {.s = s, .w = w, .off = start, .n = wc.n};
-	bpf_loop(VG_MAX_PATH_DEPTH, vg_write_cb, &xc, 0);
-	__u32 off = xc.off;
-	if (off == start) {
-		s->buf[vg_off(off)] = '/';
-		off++;
-	}
-	s->buf[vg_off(off)] = 0;
-	off++;
-	b->off = start;
-	b->len = off - start;
-	*cur = off;
 }
 
 static __always_inline int open_exit(long ret, int sc)
@@ -323,7 +252,7 @@ static __always_inline int open_exit(long ret, int sc)
 	struct vg_file *e = (struct vg_file *)s->buf;
 	__builtin_memset(e, 0, sizeof(*e));
 	__u32 cur = sizeof(*e);
-	put_file_path_fast(s, &cur, &e->target.path, f);
+	vg_put_file_path(s, &cur, &e->target.path, f);
 
 	__u16 type;
 	bool also_sensitive = false;

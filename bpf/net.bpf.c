@@ -23,7 +23,6 @@ static __always_inline bool inet_family(__u16 fam)
  * bpf_probe_read_kernel calls of BPF_CORE_READ (the same walk with the
  * common helpers cost ~0.9 us per connect here). Pointers read with a
  * probe read get their type back with bpf_rdonly_cast. */
-extern void *bpf_rdonly_cast(const void *obj, __u32 btf_id) __ksym;
 
 static __always_inline struct sock *fd_sock(int fd)
 {

@@ -5,20 +5,6 @@
 
 #define EPERM 1
 
-/* Makes the verifier forget what it knows about *cur before a path walk.
- * vg_put_path's write loop runs under bpf_loop; when the offset it starts
- * from has a narrow known range (a constant record size plus one short
- * string), each callback iteration yields a new, slightly different range
- * and the verifier explores them one by one until it hits its 1M
- * instruction budget. An offset of unknown value (bounded by the checks
- * in vg_put_path) converges at once. */
-static __always_inline void opaque_cur(__u32 *cur)
-{
-	__u32 v = 0;
-	bpf_probe_read_kernel(&v, sizeof(v), cur);
-	*cur = v;
-}
-
 /* ---------------------------------------------------------------- creds */
 
 /* Index of each setter, as json.c's cred_syscall() names them. */
@@ -251,7 +237,6 @@ static __always_inline int emit_module(__u32 sc, __u64 a0, __u64 a1, __u64 a2, l
 		e->flags = a2;
 		vg_put_ustr(s, &cur, &e->args, (const char *)a1, 1024);
 		struct file *f = vg_fd_file(bpf_get_current_task_btf(), (int)a0);
-		opaque_cur(&cur);
 		vg_put_file_path(s, &cur, &e->name, f);
 	} else {
 		/* delete_module(name, flags) */
@@ -424,7 +409,6 @@ VG_SYS_EXIT(vg_mount_exit, mount)
 	/* mount(dev_name, dir_name, type, flags, data) */
 	vg_put_ustr(s, &cur, &e->source, (const char *)a.a[0], 4096);
 	vg_put_ustr(s, &cur, &e->target.path, (const char *)a.a[1], 4096);
-	opaque_cur(&cur);
 	vg_put_base(s, &cur, &e->target, -100 /* AT_FDCWD */);
 	vg_put_ustr(s, &cur, &e->fstype, (const char *)a.a[2], 64);
 	vg_emit(s, cur, VG_HOOK_MOUNT);
@@ -453,7 +437,6 @@ VG_SYS_EXIT(vg_umount_exit, umount)
 	e->flags = a.a[1];
 	__u32 cur = sizeof(*e);
 	vg_put_ustr(s, &cur, &e->target.path, (const char *)a.a[0], 4096);
-	opaque_cur(&cur);
 	vg_put_base(s, &cur, &e->target, -100 /* AT_FDCWD */);
 	vg_emit(s, cur, VG_HOOK_MOUNT);
 	return 0;
@@ -492,7 +475,6 @@ VG_SYS_EXIT(vg_move_mount_exit, move_mount)
 		vg_put_ustr(s, &cur, &e->source, (const char *)a.a[1], 4096);
 	}
 	vg_put_ustr(s, &cur, &e->target.path, (const char *)a.a[3], 4096);
-	opaque_cur(&cur);
 	vg_put_base(s, &cur, &e->target, (int)a.a[2]);
 	vg_emit(s, cur, VG_HOOK_MOUNT);
 	return 0;
