@@ -426,6 +426,31 @@ median() {
 }
 nruns() { [[ -s $1 ]] && wc -l <"$1" | tr -d ' ' || printf 0; }
 
+# ratio_ci BASE_FILE COND_FILE: 95% bootstrap interval of median(cond) /
+# median(base), as "lo–hi". Run-to-run spread on a VM is several percent,
+# so a ratio means little without it: two runs of 8 rounds of the same
+# build gave the file storm x1.04 and x1.16. Fixed seed: the same samples
+# give the same interval.
+ratio_ci() {
+	[[ -s $1 && -s $2 ]] || return 0
+	awk 'function med(x, n,   i, j, t, v) {
+		for (i = 2; i <= n; i++) { t = x[i]; for (j = i - 1; j >= 1 && x[j] > t; j--) x[j + 1] = x[j]; x[j + 1] = t }
+		return n % 2 ? x[(n + 1) / 2] : (x[n / 2] + x[n / 2 + 1]) / 2
+	}
+	FNR == 1 { f++ }
+	f == 1 { a[++na] = $1 } f == 2 { b[++nb] = $1 }
+	END {
+		srand(1); B = 2000
+		for (k = 1; k <= B; k++) {
+			for (i = 1; i <= na; i++) sa[i] = a[int(rand() * na) + 1]
+			for (i = 1; i <= nb; i++) sb[i] = b[int(rand() * nb) + 1]
+			m = med(sa, na); r[k] = m > 0 ? med(sb, nb) / m : 0
+		}
+		med(r, B)
+		printf "%.2f–%.2f", r[int(B * 0.025) + 1], r[int(B * 0.975)]
+	}' "$1" "$2"
+}
+
 table() {
 	local w c n mb m cell hdr sep cpu
 	hdr="| workload | ops/run | baseline s (ops/s) |"
@@ -459,7 +484,8 @@ table() {
 			if [[ -n $mb ]]; then
 				cpu=$(median "$RES/$c.$w" 3)
 				[[ $c == busy ]] && cpu="—"
-				printf ' %s | %s | %s |' "$cell" "$(awk -v a="$m" -v b="$mb" 'BEGIN { printf "%.2f", a / b }')" "$cpu"
+				printf ' %s | %s (%s) | %s |' "$cell" "$(awk -v a="$m" -v b="$mb" 'BEGIN { printf "%.2f", a / b }')" \
+					"$(ratio_ci "$RES/baseline.$w" "$RES/$c.$w")" "$cpu"
 			else
 				printf ' %s | — | %s |' "$cell" "$(median "$RES/$c.$w" 3)"
 			fi
@@ -467,7 +493,7 @@ table() {
 		printf '\n'
 	done
 	printf '\n'
-	printf 'Median of %s runs per cell, wall seconds for one workload run; ×base = median / baseline median (1.00 = no overhead).\n' "$RUNS"
+	printf 'Median of %s runs per cell, wall seconds for one workload run; ×base = median / baseline median (1.00 = no overhead), in brackets its 95%% bootstrap interval (2,000 resamples of the runs).\n' "$RUNS"
 	printf 'CPU ms = CPU time used by the sensor itself (vigild; auditd + kauditd) from the start of a run until it was idle again.\n'
 	[[ " $CONDITIONS " == *" busy "* ]] && printf 'busy = no sensor, one other CPU kept busy by a loop without system calls: the floor for any consumer that runs while the workload runs (1.00 where CPUs do not slow each other).\n'
 	((VIGILD_STOPPED)) && printf 'VIGILD_STOPPED=1: vigild was stopped (SIGSTOP) once ready, so its column is the kernel side alone (eBPF programs and tracepoint dispatch, no consumer).\n'
