@@ -524,7 +524,7 @@ __noinline int vg_put_path(struct vg_scratch *s, __u32 *cur, struct vg_blob *b, 
 			for (__u32 q = 0; q < VG_NAME_MAX / 8; q++) {
 				if (q * 8 >= len)
 					break;
-				/* one 8-byte store (x86 takes it unaligned),
+				/* one 8-byte store (x86 and arm64 take it unaligned),
 				 * not the eight byte stores clang would make */
 				*(__u64 *)__builtin_assume_aligned(&s->buf[vg_off(off + q * 8)], 8) =
 					src[q];
