@@ -74,6 +74,7 @@ static void handle(struct daemon *d, int fd, const struct ucred *peer)
 static void *api_main(void *arg)
 {
 	struct daemon *d = arg;
+	pthread_setname_np(pthread_self(), "vigild-api");
 	for (;;) {
 		struct pollfd p = {.fd = d->api_fd, .events = POLLIN};
 		int r = poll(&p, 1, 200);

@@ -220,6 +220,7 @@ bool detect_active(struct daemon *d)
 static void *reload_main(void *arg)
 {
 	struct daemon *d = arg;
+	pthread_setname_np(pthread_self(), "vigild-reload");
 	struct engine *e = build(d, "reload");
 	if (e) {
 		struct engine *old = __atomic_exchange_n(&d->engine_next, e, __ATOMIC_ACQ_REL);

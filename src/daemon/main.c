@@ -100,6 +100,9 @@ static void sched_batch_self(const struct daemon *d, const char *who)
 static void *output_main(void *arg)
 {
 	struct daemon *d = arg;
+	/* threads are named so that top -H and perf tell which part of
+	 * vigild a CPU cost belongs to */
+	pthread_setname_np(pthread_self(), "vigild-output");
 	sched_batch_self(d, "output");
 	struct strbuf sb;
 	sb_init(&sb);
@@ -555,7 +558,10 @@ int main(int argc, char **argv)
 	malloc_trim(0);
 	d->boot_to_wall_ns = (int64_t)(clock_ns(CLOCK_REALTIME) - clock_ns(CLOCK_BOOTTIME));
 	d->start_mono_ns = clock_ns(CLOCK_MONOTONIC);
-	pthread_create(&d->out_thread, NULL, output_main, d);
+	if (pthread_create(&d->out_thread, NULL, output_main, d)) {
+		fprintf(stderr, "vigild: cannot start the output thread\n");
+		return 1;
+	}
 	if (api_start(d))
 		fprintf(stderr, "vigild: API socket unavailable; `vigil` cannot reach this daemon\n");
 	fprintf(stderr, "vigild: ready (%d programs attached, %d processes from /proc)\n",

@@ -346,6 +346,7 @@ static void mark_filesystems(struct fan_group *g);
 static void *answer_main(void *arg)
 {
 	struct fan_group *g = arg;
+	pthread_setname_np(pthread_self(), "vigild-block");
 	/* fanotify events are 8-byte aligned records */
 	uint64_t buf[4096];
 	struct pollfd p[3] = {{.fd = g->fd, .events = POLLIN},
@@ -719,6 +720,7 @@ static void scan_dir(struct blocker *b, const char *path, int depth, unsigned *b
 static void *scan_main(void *arg)
 {
 	struct blocker *b = arg;
+	pthread_setname_np(pthread_self(), "vigild-scan");
 	static const struct {
 		const char *dir;
 		int depth;

@@ -456,6 +456,7 @@ static void run_job(struct responder *r, const struct auto_job *j)
 static void *auto_main(void *arg)
 {
 	struct responder *r = arg;
+	pthread_setname_np(pthread_self(), "vigild-respond");
 	pthread_mutex_lock(&r->qlock);
 	for (;;) {
 		while (!r->qhead && !r->stopping)

@@ -457,6 +457,7 @@ static void write_one(struct state *s, bool incident, const char *json, size_t l
 static void *writer_main(void *arg)
 {
 	struct state *s = arg;
+	pthread_setname_np(pthread_self(), "vigil-store");
 	pthread_mutex_lock(&s->qlock);
 	for (;;) {
 		while (!s->qhead && !s->stopping)
