@@ -444,7 +444,7 @@ enum bpf_features___vg {
 /* Writes the absolute path of (dentry, vfsmount) at *cur: up the dentry
  * chain, crossing mounts, then the names from the root down. bpf_d_path is
  * not available from tracepoints. Paths deeper than VG_MAX_PATH_DEPTH keep
- * their last components.
+ * their last components after "...".
  *
  * Open-coded loops over plain loads: every create, exec and relative path
  * runs this, and on a host with return-thunk mitigations each call and
@@ -468,12 +468,15 @@ __noinline int vg_put_path(struct vg_scratch *s, __u32 *cur, struct vg_blob *b, 
 		bpf_core_type_id_kernel(struct mount));
 	struct dentry *root = mnt->mnt.mnt_root;
 	__u32 n = 0;
+	bool whole = false; /* the walk reached a root */
 #pragma clang loop unroll(disable)
 	for (int i = 0; i < VG_MAX_PATH_DEPTH + 8; i++) {
 		if (d == root) {
 			struct mount *pm = mnt->mnt_parent;
-			if (pm == mnt || !pm)
+			if (pm == mnt || !pm) {
+				whole = true;
 				break;
+			}
 			d = mnt->mnt_mountpoint;
 			mnt = pm;
 			root = pm->mnt.mnt_root;
@@ -488,8 +491,10 @@ __noinline int vg_put_path(struct vg_scratch *s, __u32 *cur, struct vg_blob *b, 
 		w->len[n] = d->d_name.len;
 		n++;
 		struct dentry *p = d->d_parent;
-		if (p == d || !p)
+		if (p == d || !p) {
+			whole = true;
 			break; /* root of an internal mount (pipe:, socket:, memfd:) */
+		}
 		d = p;
 	}
 	/* through memory, so the loop below is checked once for any depth */
@@ -500,6 +505,14 @@ __noinline int vg_put_path(struct vg_scratch *s, __u32 *cur, struct vg_blob *b, 
 	if (start >= VG_DATA_MAX - 2)
 		return 0;
 	__u32 off = start;
+	/* a path cut short says so: ".../a/b", never a shorter absolute path
+	 * that names another file */
+	if (!whole) {
+		s->buf[vg_off(off)] = '.';
+		s->buf[vg_off(off + 1)] = '.';
+		s->buf[vg_off(off + 2)] = '.';
+		off += 3;
+	}
 	bool plain = bpf_core_enum_value_exists(enum bpf_features___vg,
 						BPF_FEAT_RDONLY_CAST_TO_VOID___vg);
 #pragma clang loop unroll(disable)

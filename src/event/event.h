@@ -63,8 +63,13 @@ struct vg_flat;
 void vg_event_json_flat(struct strbuf *sb, const struct vg_event *ev, const struct vg_host *host,
 			struct vg_flat *fl);
 
+/* Prefix of a path the sensor cut short: deeper than its walk
+ * (VG_MAX_PATH_DEPTH components), it keeps the last ones after this. */
+#define VG_PATH_CUT ".../"
+
 /* Joins base and path and normalises "." and ".." without touching the
- * file system; out gets at most cap-1 bytes. Returns the length. */
+ * file system; out gets at most cap-1 bytes. Returns the length. A cut
+ * path or base (VG_PATH_CUT) gives a result that starts with "...". */
 size_t vg_path_resolve(const char *base, const char *path, char *out, size_t cap);
 
 struct vg_dns_question {

@@ -1,3 +1,4 @@
+#include <stdbool.h>
 #include <string.h>
 #include "event.h"
 
@@ -12,7 +13,24 @@ size_t vg_path_resolve(const char *base, const char *path, char *out, size_t cap
 			out[0] = 0;
 		return 0;
 	}
-	out[len++] = '/';
+	/* The sensor writes a path deeper than its walk as ".../" and the
+	 * last components: such a path (with no base) or base stays cut, the
+	 * result starts with "..." where the root would be. A relative path
+	 * with a base of its own is the user's and is joined as usual. */
+	bool relative = path && path[0] != '/';
+	bool no_base = !base || !base[0];
+	bool cut = (no_base && path && !strncmp(path, VG_PATH_CUT, 4)) ||
+		   (relative && !no_base && !strncmp(base, VG_PATH_CUT, 4));
+	if (cut && cap > 4) {
+		memcpy(out, "...", 3);
+		len = 3;
+		if (no_base)
+			path += 4;
+		else
+			base += 4;
+	} else {
+		out[len++] = '/';
+	}
 	const char *parts[2] = {path && path[0] == '/' ? NULL : base, path};
 	for (int p = 0; p < 2; p++) {
 		const char *s = parts[p];

@@ -353,6 +353,59 @@ def test_dirfd_and_cwd_resolution(vigild, tmp):
     assert get(ev, "vigil.file.directory") is True
 
 
+def test_created_path_walk(vigild, tmp):
+    """A create's path comes from the kernel's dentry chain, not from what
+    the process passed: names of every length the copy handles in words
+    (1, 7, 8, 9, 16, 17 and the 255 maximum), a mount crossed on the way
+    up, a symlinked directory resolved, 30 levels deep; a relative unlink
+    is joined with the cwd that the same walk reads; a path deeper than the
+    walk's 32 components says it was cut."""
+    deep = tmp
+    for n in (1, 7, 8, 9, 16, 17, 255):
+        deep = os.path.join(deep, chr(ord("a") + n % 26) * n)
+    os.makedirs(deep)
+    p = os.path.join(deep, "f")
+    os.close(os.open(p, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
+    vigild.wait_for(mine("file_create", p), timeout=T, what="create under long names")
+
+    link = os.path.join(tmp, "link")
+    os.symlink(deep, link)
+    os.close(os.open(os.path.join(link, "g"), os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
+    vigild.wait_for(mine("file_create", os.path.join(deep, "g")), timeout=T,
+                    what="create through a symlinked directory, resolved")
+
+    cwd = os.getcwd()
+    os.chdir(deep)
+    try:
+        os.unlink("g")
+    finally:
+        os.chdir(cwd)
+    vigild.wait_for(mine("file_delete", os.path.join(deep, "g")), timeout=T, what="relative unlink")
+
+    # 32 components are kept (VG_MAX_PATH_DEPTH): a deeper path keeps its
+    # last 32 after "...", never posing as a shorter absolute path
+    for depth, what in ((32, "create 32 components deep"), (40, "create 40 deep, cut")):
+        comps = tmp.strip("/").split("/")
+        comps += ["d%d" % i for i in range(depth - len(comps) - 1)] + ["h"]
+        q = "/" + "/".join(comps)
+        os.makedirs(os.path.dirname(q), exist_ok=True)
+        os.close(os.open(q, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
+        want = q if depth <= 32 else ".../" + "/".join(comps[-32:])
+        vigild.wait_for(mine("file_create", want), timeout=T, what=what)
+        os.unlink(q)
+
+    mnt = os.path.join(tmp, "mnt")
+    os.mkdir(mnt)
+    subprocess.run(["mount", "-t", "tmpfs", "vigil-walk", mnt], check=True)
+    try:
+        os.mkdir(os.path.join(mnt, "in"))
+        r = os.path.join(mnt, "in", "r")
+        os.close(os.open(r, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
+        vigild.wait_for(mine("file_create", r), timeout=T, what="create across a mount")
+    finally:
+        subprocess.run(["umount", "-l", mnt], check=False)
+
+
 def test_sensitive_read(vigild, tmp):
     out, _ = run_helper("sensitive_read", "/etc/shadow")
     assert out["bytes"] >= 0

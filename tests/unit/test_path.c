@@ -57,6 +57,19 @@ static void test_past_root(void **state)
 	check("/..", "../a", "/a");
 }
 
+/* ".../" is how the sensor marks a path deeper than its walk */
+static void test_cut_paths(void **state)
+{
+	check(NULL, ".../d6/d7/h", ".../d6/d7/h");
+	check("", ".../d6/../h", ".../h");
+	check(".../d6/d7", "x", ".../d6/d7/x");
+	check(".../d6/d7", "../../../x", ".../x");
+	check(".../d6", "/etc/passwd", "/etc/passwd");
+	/* the user's relative path with a base is joined as any other */
+	check("/x", ".../y", "/x/.../y");
+	check("/x", "...", "/x/...");
+}
+
 static void test_slashes(void **state)
 {
 	check("//a///b", "c//d", "/a/b/c/d");
@@ -175,6 +188,7 @@ int main(void)
 		cmocka_unit_test(test_relative_joins_base),
 		cmocka_unit_test(test_dot_and_dotdot),
 		cmocka_unit_test(test_past_root),
+		cmocka_unit_test(test_cut_paths),
 		cmocka_unit_test(test_slashes),
 		cmocka_unit_test(test_empty),
 		cmocka_unit_test(test_truncation),
