@@ -505,8 +505,8 @@ __noinline int vg_put_path(struct vg_scratch *s, __u32 *cur, struct vg_blob *b, 
 	if (start >= VG_DATA_MAX - 2)
 		return 0;
 	__u32 off = start;
-	/* a path cut short says so: ".../a/b", never a shorter absolute path
-	 * that names another file */
+	/* a path cut short says so (VG_PATH_CUT in src/event/event.h):
+	 * ".../a/b", never a shorter absolute path that names another file */
 	if (!whole) {
 		s->buf[vg_off(off)] = '.';
 		s->buf[vg_off(off + 1)] = '.';

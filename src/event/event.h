@@ -6,6 +6,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 #include <linux/types.h>
 #include "../../bpf/records.h"
 #include "../proc/proc.h"
@@ -66,6 +67,12 @@ void vg_event_json_flat(struct strbuf *sb, const struct vg_event *ev, const stru
 /* Prefix of a path the sensor cut short: deeper than its walk
  * (VG_MAX_PATH_DEPTH components), it keeps the last ones after this. */
 #define VG_PATH_CUT ".../"
+#define VG_PATH_CUT_LEN (sizeof(VG_PATH_CUT) - 1)
+
+static inline bool vg_path_is_cut(const char *s)
+{
+	return s && !strncmp(s, VG_PATH_CUT, VG_PATH_CUT_LEN);
+}
 
 /* Joins base and path and normalises "." and ".." without touching the
  * file system; out gets at most cap-1 bytes. Returns the length. A cut

@@ -301,7 +301,7 @@ static size_t resolve(const struct vg_event *ev, const struct vg_path *p, char *
 	n = strnlen(s, n < sizeof(path) - 1 ? n : sizeof(path) - 1);
 	memcpy(path, s, n);
 	path[n] = 0;
-	if (path[0] != '/' && strncmp(path, VG_PATH_CUT, 4) && !base && ev->img && ev->img->cwd)
+	if (path[0] != '/' && !vg_path_is_cut(path) && !base && ev->img && ev->img->cwd)
 		base = ev->img->cwd, bn = strlen(ev->img->cwd);
 	bn = base ? strnlen(base, bn < sizeof(bpath) - 1 ? bn : sizeof(bpath) - 1) : 0;
 	if (bn)

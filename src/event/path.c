@@ -19,15 +19,15 @@ size_t vg_path_resolve(const char *base, const char *path, char *out, size_t cap
 	 * with a base of its own is the user's and is joined as usual. */
 	bool relative = path && path[0] != '/';
 	bool no_base = !base || !base[0];
-	bool cut = (no_base && path && !strncmp(path, VG_PATH_CUT, 4)) ||
-		   (relative && !no_base && !strncmp(base, VG_PATH_CUT, 4));
-	if (cut && cap > 4) {
-		memcpy(out, "...", 3);
-		len = 3;
+	bool cut = (no_base && vg_path_is_cut(path)) || (relative && !no_base && vg_path_is_cut(base));
+	if (cut && cap > VG_PATH_CUT_LEN) {
+		/* the marker without its slash stands where the root would */
+		len = VG_PATH_CUT_LEN - 1;
+		memcpy(out, VG_PATH_CUT, len);
 		if (no_base)
-			path += 4;
+			path += VG_PATH_CUT_LEN;
 		else
-			base += 4;
+			base += VG_PATH_CUT_LEN;
 	} else {
 		out[len++] = '/';
 	}
