@@ -691,13 +691,6 @@ static __always_inline bool vg_path_in(void *trie, struct vg_scratch *s, struct 
 	return bpf_map_lookup_elem(trie, &k) != 0;
 }
 
-static __always_inline bool vg_path_ignored(struct vg_scratch *s, struct vg_blob *b)
-{
-	if (!(vg_cfg(VG_CFG_FILTERS_ON) & VG_FILTER_PATH))
-		return false;
-	return vg_path_in(&vg_ignore_path, s, b);
-}
-
 /* The exit handler of syscall SC, built twice from one body that sees the
  * syscall's return value as `ret`: NAME on the syscalls/sys_exit_SC
  * tracepoint, and NAME_raw for the raw sys_exit dispatcher (vg_exit_progs,
