@@ -182,6 +182,17 @@ def get(ev, dotted, default=None):
     return cur
 
 
+def clean_env(home):
+    """The environment for a test's shell: HOME is an empty directory and
+    the caller's PATH tools are gone. `bash -i` reads ~/.bashrc, and this
+    machine's root runs pyenv init from it: two dozen more shells, all with
+    the test's socket as stdin, each one an alert and an automatic action."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("LD_", "PYENV", "BASH_ENV"))}
+    env.update({"HOME": home, "PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+                "HISTFILE": os.path.join(home, ".bash_history")})
+    return env
+
+
 def action(name):
     return lambda ev: ev["event"]["action"] == name
 

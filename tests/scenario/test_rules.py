@@ -31,7 +31,7 @@ import uuid
 import pytest
 import yaml
 
-from conftest import BUILD, Vigild, get, helper
+from conftest import BUILD, Vigild, clean_env, get, helper
 
 REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 RULES = os.path.join(REPO, "rules")
@@ -230,13 +230,6 @@ def listener():
     s.listen(4)
     s.settimeout(10)
     return s, s.getsockname()[1]
-
-
-def clean_env(home):
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("LD_", "PYENV", "BASH_ENV"))}
-    env.update({"HOME": home, "PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
-                "HISTFILE": os.path.join(home, ".bash_history")})
-    return env
 
 
 def reverse_shell(cmd, env=None):
