@@ -161,6 +161,19 @@ static int read_kstat(pid_t pid, struct kstat *st)
 	return kill_parse_stat(buf, &st->pid, &st->state, &st->ppid, &st->sid, &st->ticks);
 }
 
+/* Has PID@START_NS (start 0: any) stopped running: no such pid, a zombie,
+ * or the pid now names a process started at another time? */
+bool kill_target_gone(pid_t pid, uint64_t start_ns)
+{
+	struct kstat st;
+	if (pid <= 0 || read_kstat(pid, &st))
+		return true;
+	if (st.state == 'Z' || st.state == 'X')
+		return true;
+	uint64_t tick = ns_per_tick(), want = start_ns / tick;
+	return start_ns && (st.ticks > want + 1 || st.ticks + 1 < want);
+}
+
 static char *exe_of(pid_t pid)
 {
 	char path[64], buf[PATH_MAX];

@@ -284,17 +284,33 @@ static char *dup_or_null(const char *s)
 	return s && *s ? strdup(s) : NULL;
 }
 
-/* A refusal that never reached a module still gets its record. */
-static void refuse(struct responder *r, const struct auto_job *j, const char *why)
+/* An action that never reached a module still gets its record; result is
+ * e.g. "refused: why". */
+static void record_unrun(struct responder *r, const struct auto_job *j, const char *result)
 {
 	char actor[300], target[64];
 	snprintf(actor, sizeof(actor), "rule:%s", j->rule_id ? j->rule_id : "?");
 	snprintf(target, sizeof(target), "pid %d", (int)j->pid);
 	struct respond_req q = {.r = r, .actor = actor, .automatic = true,
 				.dry_run = __atomic_load_n(&r->o.mode, __ATOMIC_RELAXED) == RESPOND_DRY_RUN};
+	respond_log(&q, j->response, target, result, NULL);
+}
+
+static void refuse(struct responder *r, const struct auto_job *j, const char *why)
+{
 	char res[256];
 	snprintf(res, sizeof(res), "refused: %s", why);
-	respond_log(&q, j->response, target, res, NULL);
+	record_unrun(r, j, res);
+}
+
+/* Responses whose only target is the alert's process. */
+static bool acts_on_process_only(const char *resp)
+{
+	static const char *const verbs[] = {"kill", "kill_tree", "isolate", "isolate_process", "freeze"};
+	for (size_t i = 0; i < sizeof(verbs) / sizeof(verbs[0]); i++)
+		if (!strcmp(resp, verbs[i]))
+			return true;
+	return false;
 }
 
 #define ARG_MAX_ 4096
@@ -409,11 +425,22 @@ static void run_job(struct responder *r, const struct auto_job *j)
 	int mode = __atomic_load_n(&r->o.mode, __ATOMIC_RELAXED);
 	if (mode == RESPOND_OFF)
 		return;
+	/* An action on a process that has exited would do nothing: it is
+	 * recorded but takes no slot of the rate limit, which is there to bound
+	 * what wrong alerts can break. One reverse shell whose rc files start
+	 * two dozen short-lived shells (each its own alert) spent a limit's
+	 * slots on "no such process" and left the next real shell alive. */
+	if (j->pid > 0 && acts_on_process_only(j->response) && kill_target_gone(j->pid, j->start_ns)) {
+		record_unrun(r, j, "skipped: the process has exited (no rate-limit slot used)");
+		return;
+	}
 	/* the rate limit counts every automatic action, dry runs included, so
 	 * dry-run shows what "on" would do */
 	uint64_t now = now_ns(CLOCK_MONOTONIC);
-	if (now - r->window_start_ns >= 60000000000ULL ||
-	    __atomic_exchange_n(&r->window_reset, false, __ATOMIC_ACQ_REL)) {
+	/* the reload's flag is taken even when the minute is over anyway: left
+	 * set, it would open a second window at the next action */
+	bool reloaded = __atomic_exchange_n(&r->window_reset, false, __ATOMIC_ACQ_REL);
+	if (reloaded || now - r->window_start_ns >= 60000000000ULL) {
 		r->window_start_ns = now;
 		r->window_count = 0;
 	}

@@ -71,6 +71,8 @@ bool respond_protected_exe(struct responder *r, const char *exe);
 
 /* kill.c: kill [--tree|--session] PID[@START_NS] | kill --session SID */
 int kill_command(struct respond_req *q, int argc, char **argv, char *err, size_t errlen);
+/* Has the process PID@START_NS (START_NS 0: any) stopped running? */
+bool kill_target_gone(pid_t pid, uint64_t start_ns);
 /* quarantine.c: quarantine PATH | restore ID | quarantined */
 int quarantine_command(struct respond_req *q, int argc, char **argv, char *err, size_t errlen);
 /* block.c: block --hash SHA256 | --path PATH | unblock ... | blocks */

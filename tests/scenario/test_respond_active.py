@@ -36,7 +36,7 @@ class Listener:
     def __init__(self):
         self.s = socket.socket()
         self.s.bind(("127.0.0.1", 0))
-        self.s.listen(4)
+        self.s.listen(16)
         self.port = self.s.getsockname()[1]
 
     def close(self):
@@ -206,4 +206,40 @@ def test_rate_limit(vd):
     finally:
         for s in shells:
             end(s)
+        lst.close()
+
+
+def test_exited_target_takes_no_slot(vd):
+    """An alert whose process has exited by the time the responder acts is
+    recorded as skipped and leaves the rate limit's slot to a live one.
+    vigild is stopped while three short-lived shells on a socket run, so
+    they are certainly gone when it reads their exec events."""
+    configure(vd, "response_mode = on\nresponse_max_per_min = 1")
+    lst = Listener()
+    home = os.path.join(vd.workdir, "home")
+    os.makedirs(home, exist_ok=True)
+    dead, live = [], None
+    vd.proc.send_signal(signal.SIGSTOP)
+    try:
+        for _ in range(3):
+            p = subprocess.Popen(["bash", "-c", f"exec bash -c 'exit 0' >& /dev/tcp/127.0.0.1/{lst.port} 0>&1"],
+                                 stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                 start_new_session=True, env=clean_env(home))
+            assert p.wait(timeout=10) == 0
+            dead.append(p.pid)
+        live = reverse_shell(vd, lst.port)
+        time.sleep(0.3)
+    finally:
+        vd.proc.send_signal(signal.SIGCONT)
+    try:
+        try:
+            assert live.wait(timeout=5) == -signal.SIGKILL
+        except subprocess.TimeoutExpired:
+            raise AssertionError(f"live shell not killed; actions: {actions(vd)}")
+        for pid in dead:
+            a = wait_action(vd, lambda a, pid=pid: a["target"] == f"pid {pid}")
+            assert a["result"].startswith("skipped: the process has exited"), a
+    finally:
+        if live:
+            end(live)
         lst.close()

@@ -162,6 +162,28 @@ static int reap_all(int want, double timeout)
 	return killed;
 }
 
+/* What lets the responder skip an automatic action without using a
+ * rate-limit slot: running, a zombie, reaped, another start time. */
+static void test_target_gone(void **s)
+{
+	(void)s;
+	assert_false(kill_target_gone(getpid(), 0));
+	assert_false(kill_target_gone(getpid(), start_ns_of(getpid())));
+	assert_true(kill_target_gone(getpid(), start_ns_of(getpid()) + 10000000000ULL));
+	assert_true(kill_target_gone(0, 0));
+	pid_t pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0)
+		_exit(0);
+	uint64_t start = start_ns_of(pid);
+	/* a zombie until reaped: still a pid, no longer a process */
+	siginfo_t si;
+	assert_int_equal(waitid(P_PID, (id_t)pid, &si, WEXITED | WNOWAIT), 0);
+	assert_true(kill_target_gone(pid, start));
+	assert_int_equal(waitpid(pid, NULL, 0), pid);
+	assert_true(kill_target_gone(pid, start));
+}
+
 static void test_kill_one(void **s)
 {
 	char out[4096], err[512], arg[64];
@@ -345,6 +367,7 @@ int main(void)
 		cmocka_unit_test(test_parse_stat),
 		cmocka_unit_test(test_parse_target),
 		cmocka_unit_test(test_parse_signal),
+		cmocka_unit_test(test_target_gone),
 		cmocka_unit_test(test_kill_one),
 		cmocka_unit_test(test_kill_signal),
 		cmocka_unit_test(test_kill_tree),
