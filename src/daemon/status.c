@@ -59,6 +59,7 @@ static void response_json(struct daemon *d, struct jw *w)
 	jw_uint(w, "refused", st.refused);
 	jw_uint(w, "rate_limited", st.rate_limited);
 	jw_uint(w, "failed", st.failed);
+	jw_uint(w, "skipped", st.skipped);
 	jw_uint(w, "blocks", st.blocks);
 	jw_uint(w, "blocked_execs", st.blocked_execs);
 	jw_uint(w, "isolations", st.isolations);
@@ -206,10 +207,10 @@ void status_text(struct daemon *d, struct strbuf *out, bool json)
 		struct responder_stats rs;
 		responder_stats(d->responder, &rs);
 		sb_printf(out, "response (automatic: %s): %llu actions, %llu dry-run, %llu refused (%llu rate limited), "
-			  "%llu failed; %llu blocks (%llu execs denied), %llu isolated, %llu quarantined\n",
+			  "%llu failed, %llu skipped (process gone); %llu blocks (%llu execs denied), %llu isolated, %llu quarantined\n",
 			  respond_mode_name(d->cfg.response_mode), (unsigned long long)rs.actions, (unsigned long long)rs.dry_run,
 			  (unsigned long long)rs.refused, (unsigned long long)rs.rate_limited,
-			  (unsigned long long)rs.failed, (unsigned long long)rs.blocks,
+			  (unsigned long long)rs.failed, (unsigned long long)rs.skipped, (unsigned long long)rs.blocks,
 			  (unsigned long long)rs.blocked_execs, (unsigned long long)rs.isolations,
 			  (unsigned long long)rs.quarantined);
 	} else {

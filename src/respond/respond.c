@@ -69,6 +69,8 @@ void respond_log(struct respond_req *q, const char *action, const char *target, 
 		count(&r->st.failed);
 	else if (!strcmp(result, "dry-run"))
 		count(&r->st.dry_run);
+	else if (!strncmp(result, "skipped", 7))
+		count(&r->st.skipped);
 	else
 		count(&r->st.actions);
 	if (r->record && !sb.oom) {
@@ -608,6 +610,7 @@ void responder_stats(struct responder *r, struct responder_stats *st)
 	st->dry_run = __atomic_load_n(&s->dry_run, __ATOMIC_RELAXED);
 	st->failed = __atomic_load_n(&s->failed, __ATOMIC_RELAXED);
 	st->rate_limited = __atomic_load_n(&s->rate_limited, __ATOMIC_RELAXED);
+	st->skipped = __atomic_load_n(&s->skipped, __ATOMIC_RELAXED);
 	st->blocks = __atomic_load_n(&s->blocks, __ATOMIC_RELAXED);
 	st->blocked_execs = __atomic_load_n(&s->blocked_execs, __ATOMIC_RELAXED);
 	st->isolations = __atomic_load_n(&s->isolations, __ATOMIC_RELAXED);

@@ -95,6 +95,7 @@ void responder_reconfigure(struct responder *r, int mode, unsigned max_per_min, 
 
 struct responder_stats {
 	uint64_t actions, refused, dry_run, failed, rate_limited;
+	uint64_t skipped; /* automatic actions whose process had exited */
 	uint64_t blocks, blocked_execs, isolations, quarantined;
 };
 void responder_stats(struct responder *r, struct responder_stats *st);

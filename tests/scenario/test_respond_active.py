@@ -239,6 +239,8 @@ def test_exited_target_takes_no_slot(vd):
         for pid in dead:
             a = wait_action(vd, lambda a, pid=pid: a["target"] == f"pid {pid}")
             assert a["result"].startswith("skipped: the process has exited"), a
+        st = json.loads(vd.vigil("status", "--json").stdout)
+        assert st["response"]["skipped"] >= len(dead), st["response"]
     finally:
         if live:
             end(live)
