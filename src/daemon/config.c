@@ -25,6 +25,7 @@ void config_defaults(struct vigil_config *c)
 	c->argv_max = 16384;
 	c->env_max = 4096;
 	c->queue_max = 262144;
+	c->queue_max_mb = 64;
 	c->metrics_interval = 10;
 	c->hash_max_mb = 256;
 	c->module_fallback = true;
@@ -183,6 +184,10 @@ int config_parse(struct vigil_config *out, const char *text, const char *name, c
 			if (parse_uint(val, 1024, 16777216, &n))
 				FAIL("%s:%d: queue_max: expected events from 1024 to 16777216, got '%s'", name, lineno, val);
 			c.queue_max = (unsigned)n;
+		} else if (!strcmp(key, "queue_max_mb")) {
+			if (parse_uint(val, 1, 4096, &n))
+				FAIL("%s:%d: queue_max_mb: expected MiB from 1 to 4096, got '%s'", name, lineno, val);
+			c.queue_max_mb = (unsigned)n;
 		} else if (!strcmp(key, "metrics_interval")) {
 			if (parse_uint(val, 0, 3600, &n))
 				FAIL("%s:%d: metrics_interval: expected seconds from 0 (off) to 3600, got '%s'", name, lineno, val);

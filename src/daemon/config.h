@@ -22,6 +22,7 @@ struct vigil_config {
 	unsigned argv_max;
 	unsigned env_max;
 	unsigned queue_max;
+	unsigned queue_max_mb; /* bytes bound of the same queue, MiB */
 	unsigned metrics_interval;
 	unsigned hash_max_mb;
 	bool module_fallback;

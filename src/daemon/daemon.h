@@ -38,6 +38,9 @@ struct daemon {
 	pthread_cond_t qcond;
 	struct vg_event *qhead, *qtail;
 	size_t qlen;
+	/* record bytes queued, and in the batch the output thread is on: the
+	 * count alone would let a flood of large exec records past MemoryMax */
+	size_t qbytes, qbytes_busy;
 	bool stopping;
 	pthread_t out_thread;
 

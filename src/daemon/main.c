@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <stddef.h>
 #include <malloc.h>
 #include <signal.h>
 #include <pthread.h>
@@ -50,7 +51,9 @@ static void enqueue(struct daemon *d, struct vg_event *ev, int hook)
 	pthread_mutex_lock(&d->qlock);
 	/* stopping: the output thread has taken its last batch (a response
 	 * record from the responder's last jobs would never be freed) */
-	if (d->qlen >= d->cfg.queue_max || d->stopping) {
+	size_t cost = offsetof(struct vg_event, rec) + ev->len;
+	if (d->qlen >= d->cfg.queue_max || d->qbytes + d->qbytes_busy + cost > (size_t)d->cfg.queue_max_mb << 20 ||
+	    d->stopping) {
 		pthread_mutex_unlock(&d->qlock);
 		if (hook >= 0)
 			__atomic_add_fetch(&d->user_dropped[hook], 1, __ATOMIC_RELAXED);
@@ -64,6 +67,7 @@ static void enqueue(struct daemon *d, struct vg_event *ev, int hook)
 		d->qhead = ev;
 	d->qtail = ev;
 	d->qlen++;
+	d->qbytes += cost;
 	if (d->qlen == 1)
 		pthread_cond_signal(&d->qcond);
 	pthread_mutex_unlock(&d->qlock);
@@ -128,6 +132,8 @@ static void *output_main(void *arg)
 		struct vg_event *batch = d->qhead;
 		d->qhead = d->qtail = NULL;
 		d->qlen = 0;
+		d->qbytes_busy = d->qbytes;
+		d->qbytes = 0;
 		bool stop = d->stopping;
 		pthread_mutex_unlock(&d->qlock);
 		while (batch) {
@@ -162,6 +168,9 @@ static void *output_main(void *arg)
 			}
 			vg_event_free(ev);
 		}
+		pthread_mutex_lock(&d->qlock);
+		d->qbytes_busy = 0;
+		pthread_mutex_unlock(&d->qlock);
 		if (d->out)
 			fflush(d->out);
 		if (d->store) {

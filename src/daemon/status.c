@@ -109,7 +109,7 @@ void metrics_json(struct daemon *d, struct strbuf *out)
 	last_cpu = u.cpu_seconds;
 	last_wall = wall;
 	pthread_mutex_lock(&d->qlock);
-	size_t qlen = d->qlen;
+	size_t qlen = d->qlen, qbytes = d->qbytes + d->qbytes_busy;
 	pthread_mutex_unlock(&d->qlock);
 	struct jw w;
 	jw_init(&w, out);
@@ -123,6 +123,7 @@ void metrics_json(struct daemon *d, struct strbuf *out)
 	jw_uint(&w, "written", __atomic_load_n(&d->written, __ATOMIC_RELAXED));
 	jw_uint(&w, "write_errors", __atomic_load_n(&d->write_errors, __ATOMIC_RELAXED));
 	jw_uint(&w, "queue_depth", qlen);
+	jw_uint(&w, "queue_bytes", qbytes);
 	jw_int(&w, "rss_kib", u.rss_kib);
 	char pct[32];
 	snprintf(pct, sizeof(pct), "%.2f", cpu_pct);
@@ -164,6 +165,11 @@ void status_text(struct daemon *d, struct strbuf *out, bool json)
 		jw_uint(&w, "events_total", s.emitted_total);
 		jw_uint(&w, "drops_total", s.drops_total);
 		jw_uint(&w, "decode_errors", __atomic_load_n(&d->decode_errors, __ATOMIC_RELAXED));
+		pthread_mutex_lock(&d->qlock);
+		size_t qlen = d->qlen, qbytes = d->qbytes + d->qbytes_busy;
+		pthread_mutex_unlock(&d->qlock);
+		jw_uint(&w, "queue_depth", qlen);
+		jw_uint(&w, "queue_bytes", qbytes);
 		jw_uint(&w, "rules_loaded", __atomic_load_n(&d->rules_loaded, __ATOMIC_RELAXED));
 		jw_uint(&w, "alerts_total", __atomic_load_n(&d->alerts_total, __ATOMIC_RELAXED));
 		jw_uint(&w, "incidents_total", __atomic_load_n(&d->incidents_total, __ATOMIC_RELAXED));

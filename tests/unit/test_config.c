@@ -60,6 +60,7 @@ static void test_defaults(void **state)
 	assert_int_equal(c.argv_max, 16384);
 	assert_int_equal(c.env_max, 4096);
 	assert_int_equal(c.queue_max, 262144);
+	assert_int_equal(c.queue_max_mb, 64);
 	assert_int_equal(c.metrics_interval, 10);
 	assert_int_equal(c.hash_max_mb, 256);
 	assert_true(c.module_fallback);
@@ -96,6 +97,7 @@ static void test_each_key(void **state)
 		"argv_max = 256\n"
 		"env_max = 0\n"
 		"queue_max = 16777216\n"
+		"queue_max_mb = 4096\n"
 		"metrics_interval = 0\n"
 		"hash_max_mb = 4096\n"
 		"module_fallback = off\n"
@@ -112,6 +114,7 @@ static void test_each_key(void **state)
 	assert_int_equal(c.argv_max, 256);
 	assert_int_equal(c.env_max, 0);
 	assert_int_equal(c.queue_max, 16777216);
+	assert_int_equal(c.queue_max_mb, 4096);
 	assert_int_equal(c.metrics_interval, 0);
 	assert_int_equal(c.hash_max_mb, 4096);
 	assert_false(c.module_fallback);
@@ -176,6 +179,7 @@ static void test_errors(void **state)
 	expect_error("env_max = 8193", 1, "env_max: ", "0 to 8192");
 	expect_error("env_max = -1", 1, "env_max: ", "got '-1'");
 	expect_error("queue_max = 1023", 1, "queue_max: ", "1024");
+	expect_error("queue_max_mb = 0", 1, "queue_max_mb: ", "1 to 4096");
 	expect_error("metrics_interval = 3601", 1, "metrics_interval: ", "3600");
 	expect_error("hash_max_mb = 4097", 1, "hash_max_mb: ", "4096");
 	expect_error("module_fallback = maybe", 1, "module_fallback: ", "on or off, got 'maybe'");
