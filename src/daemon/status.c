@@ -94,6 +94,16 @@ static void snap(struct daemon *d, struct snapshot *s)
 
 static double last_cpu, last_wall;
 
+/* Events waiting for the output thread, and their bytes with the batch it
+ * is writing. */
+static void queue_usage(struct daemon *d, size_t *len, size_t *bytes)
+{
+	pthread_mutex_lock(&d->qlock);
+	*len = d->qlen;
+	*bytes = d->qbytes + d->qbytes_busy;
+	pthread_mutex_unlock(&d->qlock);
+}
+
 void metrics_json(struct daemon *d, struct strbuf *out)
 {
 	struct snapshot s;
@@ -108,9 +118,8 @@ void metrics_json(struct daemon *d, struct strbuf *out)
 		cpu_pct = 100.0 * (u.cpu_seconds - last_cpu) / (wall - last_wall);
 	last_cpu = u.cpu_seconds;
 	last_wall = wall;
-	pthread_mutex_lock(&d->qlock);
-	size_t qlen = d->qlen, qbytes = d->qbytes + d->qbytes_busy;
-	pthread_mutex_unlock(&d->qlock);
+	size_t qlen, qbytes;
+	queue_usage(d, &qlen, &qbytes);
 	struct jw w;
 	jw_init(&w, out);
 	jw_obj_open(&w, NULL);
@@ -165,9 +174,8 @@ void status_text(struct daemon *d, struct strbuf *out, bool json)
 		jw_uint(&w, "events_total", s.emitted_total);
 		jw_uint(&w, "drops_total", s.drops_total);
 		jw_uint(&w, "decode_errors", __atomic_load_n(&d->decode_errors, __ATOMIC_RELAXED));
-		pthread_mutex_lock(&d->qlock);
-		size_t qlen = d->qlen, qbytes = d->qbytes + d->qbytes_busy;
-		pthread_mutex_unlock(&d->qlock);
+		size_t qlen, qbytes;
+		queue_usage(d, &qlen, &qbytes);
 		jw_uint(&w, "queue_depth", qlen);
 		jw_uint(&w, "queue_bytes", qbytes);
 		jw_uint(&w, "rules_loaded", __atomic_load_n(&d->rules_loaded, __ATOMIC_RELAXED));
