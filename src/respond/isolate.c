@@ -996,15 +996,11 @@ static int check_process(struct respond_req *q, const char *action, struct targe
 	}
 	if (pid_start(t->pid, start))
 		return fail(q, action, t, "refused", "the process is gone", err, errlen);
-	if (t->start_ns) {
-		/* the alert's process, not whoever has its pid now (as kill.c) */
-		long hz = sysconf(_SC_CLK_TCK);
-		uint64_t tick = 1000000000ull / (uint64_t)(hz > 0 ? hz : 100), want = t->start_ns / tick;
-		if (*start > want + 1 || *start + 1 < want) {
-			sfmt(why, sizeof(why), "pid %d is now another process (started at %" PRIu64 ", expected %" PRIu64 ")",
-			     (int)t->pid, *start * tick, t->start_ns);
-			return fail(q, action, t, "refused", why, err, errlen);
-		}
+	/* the alert's process, not whoever has its pid now */
+	if (!respond_start_matches(*start, t->start_ns)) {
+		sfmt(why, sizeof(why), "pid %d is now another process (started at %" PRIu64 ", expected %" PRIu64 ")",
+		     (int)t->pid, *start * respond_ns_per_tick(), t->start_ns);
+		return fail(q, action, t, "refused", why, err, errlen);
 	}
 	struct iso_ent *e = find_ent(q->r->iso, ISO_PID, t->pid, NULL);
 	if (e && e->start != *start) {

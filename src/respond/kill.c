@@ -139,10 +139,17 @@ static bool pinned_alive(int fd)
 	return pidfd_signal(fd, 0) == 0 || errno == EPERM;
 }
 
-static uint64_t ns_per_tick(void)
+uint64_t respond_ns_per_tick(void)
 {
 	long hz = sysconf(_SC_CLK_TCK);
 	return 1000000000ULL / (uint64_t)(hz > 0 ? hz : 100);
+}
+
+bool respond_start_matches(uint64_t ticks, uint64_t start_ns)
+{
+	/* /proc counts clock ticks, events nanoseconds: a tick either way */
+	uint64_t want = start_ns / respond_ns_per_tick();
+	return !start_ns || (ticks <= want + 1 && ticks + 1 >= want);
 }
 
 static int read_kstat(pid_t pid, struct kstat *st)
@@ -168,10 +175,7 @@ bool kill_target_gone(pid_t pid, uint64_t start_ns)
 	struct kstat st;
 	if (pid <= 0 || read_kstat(pid, &st))
 		return true;
-	if (st.state == 'Z' || st.state == 'X')
-		return true;
-	uint64_t tick = ns_per_tick(), want = start_ns / tick;
-	return start_ns && (st.ticks > want + 1 || st.ticks + 1 < want);
+	return st.state == 'Z' || st.state == 'X' || !respond_start_matches(st.ticks, start_ns);
 }
 
 static char *exe_of(pid_t pid)
@@ -411,7 +415,7 @@ static size_t wait_gone(struct kill_set *ks, int timeout_ms)
 static void put_report(struct respond_req *q, struct strbuf *detail, const struct kill_set *ks, int sig,
 		       enum kill_mode mode, pid_t key, uint64_t key_start_ns)
 {
-	uint64_t tick = ns_per_tick();
+	uint64_t tick = respond_ns_per_tick();
 	bool dry = q->dry_run;
 	struct jw w;
 	jw_init(&w, detail);
@@ -575,11 +579,10 @@ int kill_command(struct respond_req *q, int argc, char **argv, char *err, size_t
 			snprintf(err, errlen, "%s", why);
 			return give_up(q, target, "refused", err);
 		}
-		uint64_t tick = ns_per_tick(), want = start_ns / tick;
-		if (start_ns && (st.ticks > want + 1 || st.ticks + 1 < want)) {
+		if (!respond_start_matches(st.ticks, start_ns)) {
 			close(fd);
 			snprintf(err, errlen, "pid %d is now another process (started at %" PRIu64 ", expected %" PRIu64 ")",
-				 key, st.ticks * tick, start_ns);
+				 key, st.ticks * respond_ns_per_tick(), start_ns);
 			return give_up(q, target, "refused", err);
 		}
 		ks.m = malloc(sizeof(*ks.m));

@@ -71,6 +71,10 @@ bool respond_protected_exe(struct responder *r, const char *exe);
 
 /* kill.c: kill [--tree|--session] PID[@START_NS] | kill --session SID */
 int kill_command(struct respond_req *q, int argc, char **argv, char *err, size_t errlen);
+/* Nanoseconds per clock tick, the unit of /proc's starttime. */
+uint64_t respond_ns_per_tick(void);
+/* Is /proc's starttime (clock ticks) the START_NS of an event (0: any)? */
+bool respond_start_matches(uint64_t ticks, uint64_t start_ns);
 /* Has the process PID@START_NS (START_NS 0: any) stopped running? */
 bool kill_target_gone(pid_t pid, uint64_t start_ns);
 /* quarantine.c: quarantine PATH | restore ID | quarantined */

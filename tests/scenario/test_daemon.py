@@ -9,7 +9,10 @@ import signal
 import stat
 import subprocess
 import tempfile
+import threading
 import time
+
+import pytest
 
 from conftest import BUILD, get
 
@@ -310,28 +313,25 @@ def test_batch_scheduling(start_vigild):
     assert set(_thread_policies(d2.proc.pid).values()) == {SCHED_OTHER}
 
 
-def test_queue_bytes_bound():
+def test_queue_bytes_bound(start_vigild, tmp_path):
     """With the output blocked (events go to a FIFO nobody reads), a file
     storm fills the queue to its byte bound (queue_max_mb = 1): the rest is
     dropped and counted per hook, memory stays bounded, and once the FIFO is
     read again vigild carries on."""
     if os.geteuid() != 0:
-        import pytest
         pytest.skip("needs root")
-    from conftest import Vigild
-    work = tempfile.mkdtemp(prefix="vigil-queue-")
-    fifo = os.path.join(work, "events.fifo")
+    fifo = str(tmp_path / "events.fifo")
     os.mkfifo(fifo, 0o600)
     # a reader end that never reads, so vigild's open does not wait
     rfd = os.open(fifo, os.O_RDONLY | os.O_NONBLOCK)
-    d = None
+    done = threading.Event()
     try:
-        d = Vigild(work, "metrics_interval = 0\nqueue_max_mb = 1\n",
-                   extra_args=["--events-out", fifo, "--no-store", "--no-rules"])
+        d = start_vigild("metrics_interval = 0\nqueue_max_mb = 1\n",
+                         extra_args=["--events-out", fifo, "--no-store", "--no-rules"])
         rss0 = _status(d)["rss_kib"]
-        storm = os.path.join(work, "storm")
-        os.mkdir(storm)
-        subprocess.run([os.path.join(BUILD, "bench", "workload"), "file", "--count", "20000", "--dir", storm],
+        storm = tmp_path / "storm"
+        storm.mkdir()
+        subprocess.run([os.path.join(BUILD, "bench", "workload"), "file", "--count", "20000", "--dir", str(storm)],
                        check=True, stdout=subprocess.DEVNULL, timeout=120)
         deadline = time.time() + 10
         while True:
@@ -347,30 +347,22 @@ def test_queue_bytes_bound():
         assert st["rss_kib"] - rss0 < 32 * 1024, (rss0, st["rss_kib"])
         # drain: vigild writes again, and a new exec comes through
         os.set_blocking(rfd, True)
-        marker = os.path.join(work, "marker")
+        marker = str(tmp_path / "marker")
         shutil.copy("/bin/true", marker)
-        got, buf, t_end = False, b"", time.time() + 30
-        import threading
-        done = threading.Event()
 
         def run_marker():
             while not done.is_set():
                 subprocess.run([marker])
                 time.sleep(0.2)
-        t = threading.Thread(target=run_marker, daemon=True)
-        t.start()
-        try:
-            while time.time() < t_end and not got:
-                chunk = os.read(rfd, 1 << 20)
-                if not chunk:
-                    break
-                buf = (buf + chunk)[-(1 << 20):]
-                got = marker.encode() in buf
-        finally:
-            done.set()
+        threading.Thread(target=run_marker, daemon=True).start()
+        got, buf, t_end = False, b"", time.time() + 30
+        while time.time() < t_end and not got:
+            chunk = os.read(rfd, 1 << 20)
+            if not chunk:
+                break
+            buf = (buf + chunk)[-(1 << 20):]
+            got = marker.encode() in buf
         assert got, "no event of the marker after the FIFO was drained"
     finally:
-        os.close(rfd)  # first: a vigild blocked on the FIFO gets EPIPE, not a hang
-        if d:
-            d.stop()
-        shutil.rmtree(work, ignore_errors=True)
+        done.set()
+        os.close(rfd)  # before the fixture stops vigild: blocked on the FIFO, it gets EPIPE, not a hang
