@@ -42,24 +42,59 @@ struct sensor {
 	struct sensor_opts opts;
 	/* raw sys_exit dispatch (see vg_exit_progs in bpf/common.bpf.h): on
 	 * when the module fallback's raw sys_exit program runs anyway; the
-	 * tracepoint programs whose twins are in the table stay detached */
+	 * tracepoint programs whose raw twins go in the table are not even
+	 * loaded (the verifier's time for 52 programs is over a second of
+	 * startup, a blind window). If the dispatcher does not come up, the
+	 * sensor is loaded again without it (sensor_open). */
 	bool dispatch;
+	bool dispatcher_up;
 	int fd_exit_progs;
-	struct bpf_program *held[64];
-	int nheld;
+	int ndispatched;
+	int nfailed; /* domains that did not load */
+	char why_undispatched[300];
+	bool hold_said;
+	char *said;
+	size_t nsaid;
 };
 
-static void say(const struct sensor_opts *o, const char *fmt, ...)
+static void say_now(const struct sensor_opts *o, const char *line)
+{
+	if (o->log)
+		o->log(line);
+	else
+		fprintf(stderr, "vigild: %s\n", line);
+}
+
+/* While an attempt that may be redone runs, its lines wait in s->said
+ * (NUL-separated): only the attempt that is kept speaks. */
+static void say(struct sensor *s, const char *fmt, ...)
 {
 	char line[512];
 	va_list ap;
 	va_start(ap, fmt);
 	vsnprintf(line, sizeof(line), fmt, ap);
 	va_end(ap);
-	if (o->log)
-		o->log(line);
-	else
-		fprintf(stderr, "vigild: %s\n", line);
+	if (!s->hold_said) {
+		say_now(&s->opts, line);
+		return;
+	}
+	size_t n = strlen(line) + 1;
+	char *grown = realloc(s->said, s->nsaid + n);
+	if (!grown)
+		return;
+	memcpy(grown + s->nsaid, line, n);
+	s->said = grown;
+	s->nsaid += n;
+}
+
+static void say_held(struct sensor *s)
+{
+	for (size_t i = 0; i < s->nsaid; i += strlen(s->said + i) + 1)
+		say_now(&s->opts, s->said + i);
+	free(s->said);
+	s->said = NULL;
+	s->nsaid = 0;
+	s->hold_said = false;
 }
 
 static int quiet_libbpf(enum libbpf_print_level level, const char *fmt, va_list ap)
@@ -159,7 +194,7 @@ static void choose_programs(struct sensor *s, struct bpf_object *obj, bool repor
 		char what[300];
 		bool load = true;
 		if (!info) {
-			say(&s->opts, "internal: BPF program %s has no hook; not loaded", name);
+			say(s, "internal: BPF program %s has no hook; not loaded", name);
 			bpf_program__set_autoload(p, false);
 			continue;
 		}
@@ -170,7 +205,7 @@ static void choose_programs(struct sensor *s, struct bpf_object *obj, bool repor
 		else if (info->fallback_for) {
 			load = !tracepoint_exists(s, info->fallback_for) && s->opts.module_fallback;
 			if (load && !reported[info->hook]) {
-				say(&s->opts,
+				say(s,
 				    "kernel lacks tracepoint %s: %s are recorded through the raw_syscalls "
 				    "sys_exit program",
 				    info->fallback_for, sensor_hooks[info->hook].what);
@@ -183,28 +218,32 @@ static void choose_programs(struct sensor *s, struct bpf_object *obj, bool repor
 				if (q->hook == info->hook && q->fallback_for)
 					fb = q;
 			if (!reported[info->hook] && !(fb && s->opts.module_fallback)) {
-				say(&s->opts, "kernel lacks %s: %s are not recorded", what,
+				say(s, "kernel lacks %s: %s are not recorded", what,
 				    sensor_hooks[info->hook].what);
 				reported[info->hook] = true;
 			}
 		}
 		bpf_program__set_autoload(p, load);
 	}
+	/* Exit handlers: a raw twin (loaded only under dispatch) replaces its
+	 * tracepoint program where that one would load. */
+	bpf_object__for_each_program(p, obj)
+	{
+		const struct sensor_prog_info *info = sensor_prog_lookup(bpf_program__name(p));
+		if (!info || !info->exit_nr)
+			continue;
+		char twin[128];
+		snprintf(twin, sizeof(twin), "%.*s", (int)(strlen(info->name) - 4), info->name); /* - "_raw" */
+		struct bpf_program *tp = bpf_object__find_program_by_name(obj, twin);
+		bool swap = s->dispatch && tp && bpf_program__autoload(tp);
+		bpf_program__set_autoload(p, swap);
+		if (swap)
+			bpf_program__set_autoload(tp, false);
+	}
 }
 
-static bool held(const struct sensor *s, const struct bpf_program *p)
-{
-	for (int i = 0; i < s->nheld; i++)
-		if (s->held[i] == p)
-			return true;
-	return false;
-}
-
-/* Puts the loaded raw twins of obj into vg_exit_progs and holds back their
- * tracepoint programs. The tracepoint programs are loaded all the same: if
- * the dispatcher does not come up, they are attached after all
- * (dispatch_check). */
-static void dispatch_fill(struct sensor *s, struct bpf_object *obj)
+/* Puts the loaded raw twins of obj into vg_exit_progs. */
+static int dispatch_fill(struct sensor *s, struct bpf_object *obj)
 {
 	struct bpf_program *p;
 	bpf_object__for_each_program(p, obj)
@@ -212,40 +251,27 @@ static void dispatch_fill(struct sensor *s, struct bpf_object *obj)
 		const struct sensor_prog_info *info = sensor_prog_lookup(bpf_program__name(p));
 		if (!info || !info->exit_nr || !bpf_program__autoload(p))
 			continue;
-		char twin[128];
-		snprintf(twin, sizeof(twin), "%.*s", (int)(strlen(info->name) - 4), info->name); /* - "_raw" */
-		struct bpf_program *tp = bpf_object__find_program_by_name(obj, twin);
 		__u32 key = (__u32)info->exit_nr;
 		int fd = bpf_program__fd(p);
-		if (!tp || !bpf_program__autoload(tp) || s->nheld >= (int)(sizeof(s->held) / sizeof(s->held[0])))
-			continue;
 		if (bpf_map_update_elem(s->fd_exit_progs, &key, &fd, BPF_ANY)) {
-			say(&s->opts, "raw sys_exit dispatch of %s unavailable (%s): it keeps its tracepoint", twin,
-			    strerror(errno));
-			continue;
+			int e = -errno;
+			say(s, "raw sys_exit dispatch of %s failed: %s", info->name, strerror(errno));
+			return e;
 		}
-		s->held[s->nheld++] = tp;
+		s->ndispatched++;
 	}
+	return 0;
 }
 
-/* After every domain is in: without the dispatcher (it failed to load or
- * attach), the held tracepoint programs are attached after all. */
-static void dispatch_check(struct sensor *s)
+/* Test hook: VIGIL_TEST_NO_DISPATCHER=1 makes the dispatcher's attach
+ * fail, so the scenario tests can exercise the reload without it. */
+static struct bpf_link *attach_program(struct bpf_program *p)
 {
-	if (!s->nheld || s->hook_active[VG_HOOK_MODULE])
-		return;
-	say(&s->opts, "raw sys_exit dispatcher not running: syscall exits use their tracepoints");
-	int n = s->nheld;
-	s->nheld = 0;
-	for (__u32 k = 0; k < VG_EXIT_PROGS; k++)
-		bpf_map_delete_elem(s->fd_exit_progs, &k);
-	for (int i = 0; i < n && s->nlinks < MAX_LINKS; i++) {
-		struct bpf_link *l = bpf_program__attach(s->held[i]);
-		if (l)
-			s->links[s->nlinks++] = l;
-		else
-			say(&s->opts, "cannot attach %s: %s", bpf_program__name(s->held[i]), strerror(errno));
+	if (strcmp(bpf_program__name(p), "vg_module_fallback") == 0 && getenv("VIGIL_TEST_NO_DISPATCHER")) {
+		errno = ENOTSUP;
+		return NULL;
 	}
+	return bpf_program__attach(p);
 }
 
 static int attach_all(struct sensor *s, struct bpf_object *obj)
@@ -256,16 +282,16 @@ static int attach_all(struct sensor *s, struct bpf_object *obj)
 		if (!bpf_program__autoload(p))
 			continue;
 		const struct sensor_prog_info *info = sensor_prog_lookup(bpf_program__name(p));
-		if (info && info->exit_nr)
-			continue; /* called through vg_exit_progs, never attached */
-		if (held(s, p)) {
-			if (info)
-				s->hook_active[info->hook] = true;
+		if (info && info->exit_nr) { /* called through vg_exit_progs, never attached */
+			s->hook_active[info->hook] = true;
 			continue;
 		}
-		struct bpf_link *l = bpf_program__attach(p);
+		struct bpf_link *l = attach_program(p);
+		if (!l && strcmp(bpf_program__name(p), "vg_module_fallback") == 0)
+			snprintf(s->why_undispatched, sizeof(s->why_undispatched), "cannot attach %s: %s",
+				 bpf_program__name(p), strerror(errno));
 		if (!l) {
-			say(&s->opts, "cannot attach %s (%s): %s; %s are incomplete",
+			say(s, "cannot attach %s (%s): %s; %s are incomplete",
 			    bpf_program__name(p), bpf_program__section_name(p), strerror(errno),
 			    info ? sensor_hooks[info->hook].what : "events");
 			continue;
@@ -277,6 +303,8 @@ static int attach_all(struct sensor *s, struct bpf_object *obj)
 		s->links[s->nlinks++] = l;
 		if (info)
 			s->hook_active[info->hook] = true;
+		if (strcmp(bpf_program__name(p), "vg_module_fallback") == 0)
+			s->dispatcher_up = true;
 	}
 	return 0;
 }
@@ -323,46 +351,61 @@ static int load_domain(struct sensor *s, struct bpf_object *obj, const char *dom
 	 * only now */
 	if (s->nobjs == 1)
 		s->fd_exit_progs = MAP_FD(obj, "vg_exit_progs");
-	if (s->dispatch)
-		dispatch_fill(s, obj);
+	if (s->dispatch) {
+		e = dispatch_fill(s, obj);
+		if (e) {
+			snprintf(err, errlen, "%s: raw sys_exit dispatch failed: %s", domain, strerror(-e));
+			return e;
+		}
+	}
 	return attach_all(s, obj);
 }
 
-int sensor_open(struct sensor **out, const struct sensor_opts *opts, char *err, size_t errlen)
+static void domain_failed(struct sensor *s, const char *why, const char *what)
+{
+	say(s, "%s; %s are not recorded", why, what);
+	if (!s->nfailed++)
+		snprintf(s->why_undispatched, sizeof(s->why_undispatched), "%s", why);
+}
+
+/* One attempt at loading the sensor, with the raw sys_exit dispatch if
+ * allow_dispatch and this kernel wants it. */
+static int open_once(struct sensor **out, const struct sensor_opts *opts, bool allow_dispatch, char *err,
+		     size_t errlen)
 {
 	struct sensor *s = calloc(1, sizeof(*s));
 	if (!s) {
 		snprintf(err, errlen, "out of memory");
 		return -ENOMEM;
 	}
+	*out = s;
 	s->opts = *opts;
-	libbpf_set_print(quiet_libbpf);
+	s->hold_said = allow_dispatch;
 	s->ncpus = libbpf_num_possible_cpus();
 	if (s->ncpus <= 0)
 		s->ncpus = 1;
 	s->tracefs = find_tracefs();
 	if (!s->tracefs)
-		say(&s->opts, "tracefs is not mounted and cannot be: syscall tracepoints unavailable");
+		say(s, "tracefs is not mounted and cannot be: syscall tracepoints unavailable");
 	s->vmlinux = btf__load_vmlinux_btf();
 	if (!s->vmlinux)
-		say(&s->opts, "kernel has no BTF (/sys/kernel/btf/vmlinux): BTF tracepoints unavailable");
+		say(s, "kernel has no BTF (/sys/kernel/btf/vmlinux): BTF tracepoints unavailable");
 
 	bool reported[VG_HOOK_MAX] = {0};
 	int e;
 #if defined(__x86_64__)
 	/* the twins' syscall numbers are x86-64's */
-	s->dispatch = s->opts.module_fallback && !s->opts.hook_off[VG_HOOK_MODULE] && s->vmlinux &&
-		      s->tracefs && !tracepoint_exists(s, "syscalls/sys_enter_init_module");
+	s->dispatch = allow_dispatch && s->opts.module_fallback && !s->opts.hook_off[VG_HOOK_MODULE] &&
+		      s->vmlinux && s->tracefs && !tracepoint_exists(s, "syscalls/sys_enter_init_module");
 #endif
 	s->process = vgskel_process__open();
 	if (!s->process) {
 		snprintf(err, errlen, "cannot open the process BPF object: %s", strerror(errno));
-		e = -errno;
-		goto fail;
+		return -errno;
 	}
 	e = load_domain(s, s->process->obj, "process", reported, err, errlen);
 	if (e)
-		goto fail;
+		return e;
 
 	struct bpf_object *owner = s->objs[0];
 	s->fd_counters = MAP_FD(owner, "vg_counters");
@@ -382,32 +425,53 @@ int sensor_open(struct sensor **out, const struct sensor_opts *opts, char *err, 
 	char derr[256];
 	s->file = vgskel_file__open();
 	if (s->file && load_domain(s, s->file->obj, "file", reported, derr, sizeof(derr)))
-		say(&s->opts, "%s; file events are not recorded", derr);
+		domain_failed(s, derr, "file events");
 	s->net = vgskel_net__open();
 	if (s->net && load_domain(s, s->net->obj, "net", reported, derr, sizeof(derr)))
-		say(&s->opts, "%s; network events are not recorded", derr);
+		domain_failed(s, derr, "network events");
 	s->priv = vgskel_priv__open();
 	if (s->priv && load_domain(s, s->priv->obj, "priv", reported, derr, sizeof(derr)))
-		say(&s->opts, "%s; privilege events are not recorded", derr);
-
-	dispatch_check(s);
-	if (s->nheld)
-		say(&s->opts, "%d syscall exits are dispatched from the raw sys_exit program instead of "
-			      "their tracepoints", s->nheld);
+		domain_failed(s, derr, "privilege events");
+	if (s->dispatch && s->dispatcher_up && s->ndispatched)
+		say(s, "%d syscall exits are dispatched from the raw sys_exit program instead of "
+		       "their tracepoints", s->ndispatched);
 	/* only needed for probing: give its megabytes back */
 	btf__free(s->vmlinux);
 	s->vmlinux = NULL;
 	s->rb = ring_buffer__new(MAP_FD(owner, "vg_rb"), on_ring_record, s, NULL);
 	if (!s->rb) {
-		e = -errno;
 		snprintf(err, errlen, "cannot open the ring buffer: %s", strerror(errno));
-		goto fail;
+		return -errno;
+	}
+	return 0;
+}
+
+int sensor_open(struct sensor **out, const struct sensor_opts *opts, char *err, size_t errlen)
+{
+	struct sensor *s = NULL;
+	libbpf_set_print(quiet_libbpf);
+	int e = open_once(&s, opts, true, err, errlen);
+	/* Under dispatch the exit handlers' tracepoint programs are not
+	 * loaded, so a dispatcher that did not come up, or a domain that
+	 * failed with it, means loading everything again without it. */
+	if (s && s->dispatch && (e || !s->dispatcher_up || s->nfailed)) {
+		char line[700];
+		snprintf(line, sizeof(line), "raw sys_exit dispatch unavailable (%s): loading the sensor again "
+					     "with the syscall exit tracepoints",
+			 e ? err : s->why_undispatched[0] ? s->why_undispatched : "its program is not attached");
+		say_now(opts, line);
+		sensor_close(s);
+		s = NULL;
+		e = open_once(&s, opts, false, err, errlen);
+	} else if (s) {
+		say_held(s);
+	}
+	if (e) {
+		sensor_close(s);
+		return e;
 	}
 	*out = s;
 	return 0;
-fail:
-	sensor_close(s);
-	return e ? e : -EINVAL;
 }
 
 int sensor_attached(const struct sensor *s)
@@ -463,6 +527,7 @@ void sensor_close(struct sensor *s)
 	vgskel_file__destroy(s->file);
 	vgskel_process__destroy(s->process);
 	btf__free(s->vmlinux);
+	free(s->said);
 	free(s);
 }
 

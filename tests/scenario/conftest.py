@@ -25,7 +25,7 @@ def helper(name):
 
 
 class Vigild:
-    def __init__(self, workdir, config_text=None, extra_args=()):
+    def __init__(self, workdir, config_text=None, extra_args=(), env=None):
         self.workdir = workdir
         self.run_dir = os.path.join(workdir, "run")
         self.events_path = os.path.join(workdir, "events.jsonl")
@@ -50,7 +50,8 @@ class Vigild:
         if not any(a in ("--store", "--no-store") or str(a).startswith("--store=") for a in extra_args):
             args += ["--store", os.path.join(workdir, "store")]
         self.stderr = open(self.stderr_path, "w")
-        self.proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=self.stderr)
+        self.proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=self.stderr,
+                                     env={**os.environ, **env} if env else None)
         deadline = time.time() + 60
         while time.time() < deadline:
             text = self.stderr_text()
@@ -212,9 +213,9 @@ def vigild():
 def start_vigild():
     started = []
 
-    def start(config_text=None, extra_args=()):
+    def start(config_text=None, extra_args=(), env=None):
         work = tempfile.mkdtemp(prefix="vigil-test-")
-        d = Vigild(work, config_text, extra_args)
+        d = Vigild(work, config_text, extra_args, env)
         started.append((d, work))
         return d
 

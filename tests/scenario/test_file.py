@@ -520,22 +520,30 @@ def test_ignore_path_runtime(vigild, tmp):
 
 
 DISPATCH_LINE = "dispatched from the raw sys_exit program"
+RELOAD_LINE = "loading the sensor again with the syscall exit tracepoints"
 
 
-@pytest.mark.parametrize("mode", ["default", "tracepoints"])
+@pytest.mark.parametrize("mode", ["default", "tracepoints", "dispatcher_fails"])
 def test_exit_dispatch_modes(start_vigild, tmp, mode):
     # On a kernel without module syscall tracepoints the raw sys_exit
     # program runs for every syscall anyway, so every exit handler is
-    # tail-called from it; with module_fallback = off they use their
-    # tracepoints. Both must record the same events, from each BPF object
-    # (file, process, net).
+    # tail-called from it and their tracepoint programs are not loaded;
+    # with module_fallback = off they use their tracepoints, and so they
+    # must when the dispatcher does not attach (the sensor is loaded again).
+    # All must record the same events, from each BPF object (file,
+    # process, net).
     conf = "metrics_interval = 2\n" + ("module_fallback = off\n" if mode == "tracepoints" else "")
-    d = start_vigild(conf)
+    env = {"VIGIL_TEST_NO_DISPATCHER": "1"} if mode == "dispatcher_fails" else None
+    d = start_vigild(conf, env=env)
     lacks = "kernel lacks tracepoint syscalls/sys_enter_init_module" in d.stderr_text()
-    if mode == "tracepoints":
-        assert DISPATCH_LINE not in d.stderr_text()
-    elif lacks and os.uname().machine == "x86_64":
+    dispatching = lacks and os.uname().machine == "x86_64"
+    if mode == "default" and dispatching:
         assert DISPATCH_LINE in d.stderr_text()
+    else:
+        assert DISPATCH_LINE not in d.stderr_text()
+    if mode == "dispatcher_fails" and dispatching:
+        assert RELOAD_LINE in d.stderr_text()
+        assert d.stderr_text().count("vigild: ready") == 1
     a, b = os.path.join(tmp, "a"), os.path.join(tmp, "b")
     with open(a, "w"):
         pass
