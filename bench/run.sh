@@ -322,7 +322,7 @@ done
 audit_neutral
 
 # ---------------------------------------------------------------- measurement
-# run_one COND WORKLOAD DAEMON_PIDS...: run one workload, append "seconds ops_per_sec daemon_cpu_ms"
+# run_one COND WORKLOAD DAEMON_PIDS...: run one workload, append "seconds ops_per_sec daemon_cpu_ms round"
 run_one() {
 	local cond=$1 w=$2 n out t0 t1 secs ops rc
 	shift 2
@@ -342,21 +342,21 @@ run_one() {
 	auditd) audit_settle ;;
 	esac
 	t1=$(cpu_ticks "$@")
-	printf '%s %s %s\n' "$secs" "$ops" $(((t1 - t0) * 1000 / CLK_TCK)) >>"$RES/$cond.$w"
+	printf '%s %s %s %s\n' "$secs" "$ops" $(((t1 - t0) * 1000 / CLK_TCK)) "$ROUND" >>"$RES/$cond.$w"
 	log "  $(printf '%-8s %-8s %8ss %10s ops/s' "$cond" "$w" "$secs" "$ops")"
 }
 
 START=$(now)
 log "vigil bench: $RUNS rounds x {$CONDITIONS} x {$WORKLOADS}; workload $WORKLOAD"
-for ((r = 1; r <= RUNS; r++)); do
+for ((ROUND = 1; ROUND <= RUNS; ROUND++)); do
 	# the order rotates every round, so that no condition always runs
 	# right after another one's start-up or clean-up (a null vigild on
 	# the journal-less root ext4 once measured x1.09 in second place and
 	# x0.94 in first): each takes every place in turn
 	read -ra order <<<"$CONDITIONS"
-	rot=$(((r - 1) % ${#order[@]}))
+	rot=$(((ROUND - 1) % ${#order[@]}))
 	order=("${order[@]:rot}" "${order[@]:0:rot}")
-	log "round $r/$RUNS: ${order[*]}"
+	log "round $ROUND/$RUNS: ${order[*]}"
 	for c in "${order[@]}"; do
 		[[ -n ${ACTIVE[$c]:-} ]] || continue
 		sync
@@ -364,7 +364,7 @@ for ((r = 1; r <= RUNS; r++)); do
 		case $c in
 		vigild)
 			if ! vigild_start /dev/null "$SCRATCH"; then
-				SKIP[vigild]="failed in round $r: $VIGILD_WHY"
+				SKIP[vigild]="failed in round $ROUND: $VIGILD_WHY"
 				unset 'ACTIVE[vigild]'
 				log "vigild column disabled: ${SKIP[vigild]}"
 				continue
@@ -389,7 +389,7 @@ for ((r = 1; r <= RUNS; r++)); do
 			;;
 		busy)
 			if ! busy_start; then
-				SKIP[busy]="workload spin exited at once in round $r"
+				SKIP[busy]="workload spin exited at once in round $ROUND"
 				unset 'ACTIVE[busy]'
 				log "busy column disabled: ${SKIP[busy]}"
 				continue
@@ -399,7 +399,7 @@ for ((r = 1; r <= RUNS; r++)); do
 		for w in $WORKLOADS; do
 			run_one "$c" "$w" "${pids[@]}"
 			if [[ $c == vigild ]] && ! pid_alive "$VIGILD_PID"; then
-				SKIP[vigild]="vigild died during round $r ($w); last stderr: $(tail -n 5 "$VIGILD_LOG" | paste -sd ';' -)"
+				SKIP[vigild]="vigild died during round $ROUND ($w); last stderr: $(tail -n 5 "$VIGILD_LOG" | paste -sd ';' -)"
 				unset 'ACTIVE[vigild]'
 				log "vigild column disabled: ${SKIP[vigild]}"
 				break
@@ -408,7 +408,7 @@ for ((r = 1; r <= RUNS; r++)); do
 		case $c in
 		vigild)
 			((VIGILD_STOPPED)) && kill -CONT "$VIGILD_PID"
-			vigild_stop || log "warning: vigild did not stop cleanly in round $r"
+			vigild_stop || log "warning: vigild did not stop cleanly in round $ROUND"
 			;;
 		auditd) audit_stop ;;
 		busy) busy_stop ;;
@@ -451,14 +451,43 @@ ratio_ci() {
 	}' "$1" "$2"
 }
 
+# paired BASE_FILE COND_FILE: the median over rounds of the round's own
+# ratio (cond / base, both measured in the same round, minutes apart at
+# most) and its 95% bootstrap interval over rounds, as "r (lo–hi)". The
+# exec storm's speed drifts by several percent over an hour on this VM
+# (its loader's cpuid traps to the hypervisor); a ratio within a round
+# cancels that drift, a ratio of two medians does not.
+paired() {
+	[[ -s $1 && -s $2 ]] || return 0
+	awk 'function med(x, n,   i, j, t) {
+		for (i = 2; i <= n; i++) { t = x[i]; for (j = i - 1; j >= 1 && x[j] > t; j--) x[j + 1] = x[j]; x[j + 1] = t }
+		return n % 2 ? x[(n + 1) / 2] : (x[n / 2] + x[n / 2 + 1]) / 2
+	}
+	FNR == 1 { f++ }
+	NF < 4 { next }
+	f == 1 { base[$4] = $1 } f == 2 && ($4 in base) && base[$4] > 0 { q[++n] = $1 / base[$4] }
+	END {
+		if (!n) exit
+		for (i = 1; i <= n; i++) c[i] = q[i]
+		m = med(c, n)
+		srand(1); B = 2000
+		for (k = 1; k <= B; k++) {
+			for (i = 1; i <= n; i++) s[i] = q[int(rand() * n) + 1]
+			r[k] = med(s, n)
+		}
+		med(r, B)
+		printf "%.3f (%.3f–%.3f)", m, r[int(B * 0.025) + 1], r[int(B * 0.975)]
+	}' "$1" "$2"
+}
+
 table() {
 	local w c n mb m cell hdr sep cpu
 	hdr="| workload | ops/run | baseline s (ops/s) |"
 	sep="|---|---:|---:|"
 	for c in $CONDITIONS; do
 		[[ $c == baseline ]] && continue
-		hdr+=" $c s | $c ×base | $c CPU ms |"
-		sep+="---:|---:|---:|"
+		hdr+=" $c s | $c ×base | $c ×base paired | $c CPU ms |"
+		sep+="---:|---:|---:|---:|"
 	done
 	printf '%s\n%s\n' "$hdr" "$sep"
 	for w in $WORKLOADS; do
@@ -476,7 +505,7 @@ table() {
 			m=$(median "$RES/$c.$w" 1)
 			n=$(nruns "$RES/$c.$w")
 			if [[ -z $m ]]; then
-				printf ' — | — | — |'
+				printf ' — | — | — | — |'
 				continue
 			fi
 			cell=$(awk -v s="$m" 'BEGIN { printf "%.3f", s }')
@@ -484,16 +513,16 @@ table() {
 			if [[ -n $mb ]]; then
 				cpu=$(median "$RES/$c.$w" 3)
 				[[ $c == busy ]] && cpu="—"
-				printf ' %s | %s (%s) | %s |' "$cell" "$(awk -v a="$m" -v b="$mb" 'BEGIN { printf "%.2f", a / b }')" \
-					"$(ratio_ci "$RES/baseline.$w" "$RES/$c.$w")" "$cpu"
+				printf ' %s | %s (%s) | %s | %s |' "$cell" "$(awk -v a="$m" -v b="$mb" 'BEGIN { printf "%.2f", a / b }')" \
+					"$(ratio_ci "$RES/baseline.$w" "$RES/$c.$w")" "$(paired "$RES/baseline.$w" "$RES/$c.$w")" "$cpu"
 			else
-				printf ' %s | — | %s |' "$cell" "$(median "$RES/$c.$w" 3)"
+				printf ' %s | — | — | %s |' "$cell" "$(median "$RES/$c.$w" 3)"
 			fi
 		done
 		printf '\n'
 	done
 	printf '\n'
-	printf 'Median of %s runs per cell, wall seconds for one workload run; ×base = median / baseline median (1.00 = no overhead), in brackets its 95%% bootstrap interval (2,000 resamples of the runs).\n' "$RUNS"
+	printf 'Median of %s runs per cell, wall seconds for one workload run; ×base = median / baseline median (1.00 = no overhead), in brackets its 95%% bootstrap interval (2,000 resamples of the runs). ×base paired = median over rounds of the ratio within a round (both conditions run minutes apart at most, which cancels slow drift of the machine), with its 95%% bootstrap interval over rounds.\n' "$RUNS"
 	printf 'CPU ms = CPU time used by the sensor itself (vigild; auditd + kauditd) from the start of a run until it was idle again.\n'
 	[[ " $CONDITIONS " == *" busy "* ]] && printf 'busy = no sensor, one other CPU kept busy by a loop without system calls: the floor for any consumer that runs while the workload runs (1.00 where CPUs do not slow each other).\n'
 	((VIGILD_STOPPED)) && printf 'VIGILD_STOPPED=1: vigild was stopped (SIGSTOP) once ready, so its column is the kernel side alone (eBPF programs and tracepoint dispatch, no consumer).\n'
