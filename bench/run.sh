@@ -16,6 +16,8 @@
 #
 # Environment (defaults keep a full run under ~5 minutes on 2 cores):
 #   RUNS=5 EXEC_N=1000 FILE_N=10000 OPEN_N=100000 CONNECT_N=10000 MIXED_N=200
+#   REPEAT=1 (runs of each workload per condition and round: the run-to-run
+#     spread here is ~10%, and repeats add samples without another start-up)
 #   WORKLOADS="exec file open connect mixed"   CONDITIONS="baseline vigild auditd busy"
 #   VIGILD=build/vigild   VIGILD_ARGS= (extra vigild options, e.g. --no-store)
 #   WORKLOAD=(default build/bench/workload, built if missing)
@@ -37,6 +39,7 @@ set -u -o pipefail
 parse_record_args "$@"
 
 RUNS=${RUNS:-5}
+REPEAT=${REPEAT:-1}
 EXEC_N=${EXEC_N:-1000}
 FILE_N=${FILE_N:-10000}
 OPEN_N=${OPEN_N:-100000}
@@ -52,8 +55,9 @@ AUDIT_KEY=vigilbench
 # shellcheck disable=SC2054 # the commas belong to auditctl
 AUDIT_RULE=(-a always,exit -F arch=b64 -S execve,execveat,openat,connect,rename,renameat,renameat2,unlink,unlinkat,chmod,fchmodat -k "$AUDIT_KEY")
 
-require_positive RUNS EXEC_N FILE_N OPEN_N CONNECT_N MIXED_N WORKLOAD_TIMEOUT READY_TIMEOUT STOP_TIMEOUT AUDIT_BACKLOG
+require_positive RUNS REPEAT EXEC_N FILE_N OPEN_N CONNECT_N MIXED_N WORKLOAD_TIMEOUT READY_TIMEOUT STOP_TIMEOUT AUDIT_BACKLOG
 ((RUNS <= 100)) || die "RUNS must be <= 100"
+((REPEAT <= 20)) || die "REPEAT must be <= 20"
 for w in $WORKLOADS; do
 	case $w in exec | file | open | connect | mixed) ;; *) die "unknown workload '$w' in WORKLOADS" ;; esac
 done
@@ -76,6 +80,7 @@ count_for() {
 STOPPED_PREFIX=
 ((VIGILD_STOPPED)) && STOPPED_PREFIX="VIGILD_STOPPED=1 "
 COMMAND="${VIGILD_ARGS:+VIGILD_ARGS=\"$VIGILD_ARGS\" }${STOPPED_PREFIX}RUNS=$RUNS EXEC_N=$EXEC_N FILE_N=$FILE_N OPEN_N=$OPEN_N CONNECT_N=$CONNECT_N MIXED_N=$MIXED_N"
+((REPEAT != 1)) && COMMAND+=" REPEAT=$REPEAT"
 [[ $WORKLOADS != "exec file open connect mixed" ]] && COMMAND+=" WORKLOADS=\"$WORKLOADS\""
 [[ $WORKLOAD_DIR != loop ]] && COMMAND+=" WORKLOAD_DIR=$WORKLOAD_DIR"
 [[ $CONDITIONS != "baseline vigild auditd busy" ]] && COMMAND+=" CONDITIONS=\"$CONDITIONS\""
@@ -347,7 +352,8 @@ run_one() {
 }
 
 START=$(now)
-log "vigil bench: $RUNS rounds x {$CONDITIONS} x {$WORKLOADS}; workload $WORKLOAD"
+read -ra WL <<<"$WORKLOADS"
+log "vigil bench: $RUNS rounds x {$CONDITIONS} x {$WORKLOADS} x $REPEAT; workload $WORKLOAD"
 for ((ROUND = 1; ROUND <= RUNS; ROUND++)); do
 	# the order rotates every round, so that no condition always runs
 	# right after another one's start-up or clean-up (a null vigild on
@@ -396,7 +402,8 @@ for ((ROUND = 1; ROUND <= RUNS; ROUND++)); do
 			fi
 			;;
 		esac
-		for w in $WORKLOADS; do
+		for ((k = 0; k < REPEAT * ${#WL[@]}; k++)); do
+			w=${WL[k % ${#WL[@]}]}
 			run_one "$c" "$w" "${pids[@]}"
 			if [[ $c == vigild ]] && ! pid_alive "$VIGILD_PID"; then
 				SKIP[vigild]="vigild died during round $ROUND ($w); last stderr: $(tail -n 5 "$VIGILD_LOG" | paste -sd ';' -)"
@@ -452,8 +459,8 @@ ratio_ci() {
 }
 
 # paired BASE_FILE COND_FILE: the median over rounds of the round's own
-# ratio (cond / base, both measured in the same round, minutes apart at
-# most) and its 95% bootstrap interval over rounds, as "r (lo–hi)". The
+# ratio (mean cond / mean base, both measured in the same round, minutes
+# apart at most) and its 95% bootstrap interval over rounds, as "r (lo–hi)". The
 # exec storm's speed drifts by several percent over an hour on this VM
 # (its loader's cpuid traps to the hypervisor); a ratio within a round
 # cancels that drift, a ratio of two medians does not.
@@ -465,8 +472,9 @@ paired() {
 	}
 	FNR == 1 { f++ }
 	NF < 4 { next }
-	f == 1 { base[$4] = $1 } f == 2 && ($4 in base) && base[$4] > 0 { q[++n] = $1 / base[$4] }
+	f == 1 { bs[$4] += $1; bn[$4]++ } f == 2 { cs[$4] += $1; cn[$4]++ }
 	END {
+		for (rd in cs) if ((rd in bs) && bs[rd] > 0) q[++n] = (cs[rd] / cn[rd]) / (bs[rd] / bn[rd])
 		if (!n) exit
 		for (i = 1; i <= n; i++) c[i] = q[i]
 		m = med(c, n)
@@ -495,7 +503,7 @@ table() {
 		n=$(nruns "$RES/baseline.$w")
 		if [[ -n $mb ]]; then
 			cell=$(awk -v s="$mb" -v o="$(median "$RES/baseline.$w" 2)" 'BEGIN { printf "%.3f (%.0f/s)", s, o }')
-			((n < RUNS)) && cell+=" n=$n"
+			((n < RUNS * REPEAT)) && cell+=" n=$n"
 		else
 			cell="failed"
 		fi
@@ -509,7 +517,7 @@ table() {
 				continue
 			fi
 			cell=$(awk -v s="$m" 'BEGIN { printf "%.3f", s }')
-			((n < RUNS)) && cell+=" n=$n"
+			((n < RUNS * REPEAT)) && cell+=" n=$n"
 			if [[ -n $mb ]]; then
 				cpu=$(median "$RES/$c.$w" 3)
 				[[ $c == busy ]] && cpu="—"
@@ -522,7 +530,7 @@ table() {
 		printf '\n'
 	done
 	printf '\n'
-	printf 'Median of %s runs per cell, wall seconds for one workload run; ×base = median / baseline median (1.00 = no overhead), in brackets its 95%% bootstrap interval (2,000 resamples of the runs). ×base paired = median over rounds of the ratio within a round (both conditions run minutes apart at most, which cancels slow drift of the machine), with its 95%% bootstrap interval over rounds.\n' "$RUNS"
+	printf 'Median of %s runs per cell (%s rounds of %s), wall seconds for one workload run; ×base = median / baseline median (1.00 = no overhead), in brackets its 95%% bootstrap interval (2,000 resamples of the runs). ×base paired = median over rounds of the ratio within a round (both conditions run minutes apart at most, which cancels slow drift of the machine), with its 95%% bootstrap interval over rounds.\n' "$((RUNS * REPEAT))" "$RUNS" "$REPEAT"
 	printf 'CPU ms = CPU time used by the sensor itself (vigild; auditd + kauditd) from the start of a run until it was idle again.\n'
 	[[ " $CONDITIONS " == *" busy "* ]] && printf 'busy = no sensor, one other CPU kept busy by a loop without system calls: the floor for any consumer that runs while the workload runs (1.00 where CPUs do not slow each other).\n'
 	((VIGILD_STOPPED)) && printf 'VIGILD_STOPPED=1: vigild was stopped (SIGSTOP) once ready, so its column is the kernel side alone (eBPF programs and tracepoint dispatch, no consumer).\n'
