@@ -117,6 +117,7 @@ enum vg_config {
 	VG_CFG_ARGV_MAX,        /* argv bytes copied on exec */
 	VG_CFG_ENV_MAX,         /* environment bytes copied on exec */
 	VG_CFG_FILTERS_ON,      /* bit 0 exe inode, 1 cgroup, 2 path prefix */
+	VG_CFG_POLLING_UNTIL,   /* boot ns: the consumer polls on a timer until then */
 	VG_CFG_MAX
 };
 

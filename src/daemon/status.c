@@ -178,6 +178,7 @@ void status_text(struct daemon *d, struct strbuf *out, bool json)
 		queue_usage(d, &qlen, &qbytes);
 		jw_uint(&w, "queue_depth", qlen);
 		jw_uint(&w, "queue_bytes", qbytes);
+		jw_uint(&w, "storm_polls", d->sensor ? sensor_storm_polls(d->sensor) : 0);
 		jw_uint(&w, "rules_loaded", __atomic_load_n(&d->rules_loaded, __ATOMIC_RELAXED));
 		jw_uint(&w, "alerts_total", __atomic_load_n(&d->alerts_total, __ATOMIC_RELAXED));
 		jw_uint(&w, "incidents_total", __atomic_load_n(&d->incidents_total, __ATOMIC_RELAXED));

@@ -9,6 +9,7 @@
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
+#include <time.h>
 #include <unistd.h>
 #include <bpf/bpf.h>
 #include <bpf/btf.h>
@@ -52,6 +53,8 @@ struct sensor {
 	int ndispatched;
 	int nfailed; /* domains that did not load */
 	char why_undispatched[300];
+	bool storm; /* see sensor_poll */
+	uint64_t storm_polls;
 	bool hold_said;
 	char *said;
 	size_t nsaid;
@@ -484,13 +487,50 @@ bool sensor_hook_active(const struct sensor *s, int hook)
 	return hook >= 0 && hook < VG_HOOK_MAX && s->hook_active[hook];
 }
 
+/* Storm mode. Each wakeup the BPF side sends costs the CPU that made the
+ * record an IPI: about 25 us in this VM, a sixth of a wakeup per exec in
+ * an exec storm (~4 us an exec). While records keep coming, vigild reads
+ * on a SENSOR_STORM_POLL_MS timer instead and tells the BPF side, through
+ * VG_CFG_POLLING_UNTIL, not to wake it until a deadline a few polls
+ * ahead; an empty poll ends the mode. The deadline makes it safe: a
+ * consumer that stops polling (stopped, killed, stuck in a long batch) is
+ * woken again a few milliseconds later. An exec waits at most one poll
+ * (2 ms) for its reader, as it may wait up to 5 ms without the mode. */
+#define SENSOR_STORM_ENTER 16 /* records in one poll */
+#define SENSOR_STORM_POLL_MS 2
+#define SENSOR_STORM_GRACE_NS (3 * SENSOR_STORM_POLL_MS * 1000000ULL)
+
+static uint64_t boot_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_BOOTTIME, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+}
+
 int sensor_poll(struct sensor *s, int timeout_ms)
 {
+	if (s->storm && timeout_ms > SENSOR_STORM_POLL_MS)
+		timeout_ms = SENSOR_STORM_POLL_MS;
 	int r = ring_buffer__poll(s->rb, timeout_ms);
 	/* records emitted without a wakeup (vg_emit) are read on timeout */
 	if (r == 0)
 		r = ring_buffer__consume(s->rb);
+	if (r < 0)
+		return r;
+	if (r >= SENSOR_STORM_ENTER || (s->storm && r > 0)) {
+		s->storm = true;
+		set_config(s, VG_CFG_POLLING_UNTIL, boot_ns() + SENSOR_STORM_GRACE_NS);
+		__atomic_add_fetch(&s->storm_polls, 1, __ATOMIC_RELAXED); /* read by the API thread */
+	} else if (s->storm) {
+		s->storm = false;
+		set_config(s, VG_CFG_POLLING_UNTIL, 0);
+	}
 	return r;
+}
+
+uint64_t sensor_storm_polls(const struct sensor *s)
+{
+	return __atomic_load_n(&s->storm_polls, __ATOMIC_RELAXED);
 }
 
 int sensor_epoll_fd(struct sensor *s)

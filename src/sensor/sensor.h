@@ -35,7 +35,11 @@ int sensor_open(struct sensor **out, const struct sensor_opts *opts, char *err, 
 int sensor_attached(const struct sensor *s);
 /* Hooks with at least one attached program. */
 bool sensor_hook_active(const struct sensor *s, int hook);
+/* Reads what the ring holds, waiting up to timeout_ms (less during an
+ * event storm, when the BPF side stops waking the reader). */
 int sensor_poll(struct sensor *s, int timeout_ms);
+/* Polls made in storm mode since start (see sensor_poll). */
+uint64_t sensor_storm_polls(const struct sensor *s);
 int sensor_epoll_fd(struct sensor *s);
 void sensor_counters(struct sensor *s, uint64_t out[VG_HOOK_MAX][VG_CNT_MAX]);
 void sensor_close(struct sensor *s);
