@@ -495,9 +495,11 @@ bool sensor_hook_active(const struct sensor *s, int hook)
  * ahead; an empty poll ends the mode. The deadline makes it safe: a
  * consumer that stops polling (stopped, killed, stuck in a long batch) is
  * woken again a few milliseconds later. An exec waits at most one poll
- * (2 ms) for its reader, as it may wait up to 5 ms without the mode. */
+ * (5 ms) for its reader, as long as an exec may wait without the mode
+ * (VG_WAKE_URGENT_NS). At 2 ms vigild used more CPU per storm for the
+ * same wall time. */
 #define SENSOR_STORM_ENTER 16 /* records in one poll */
-#define SENSOR_STORM_POLL_MS 2
+#define SENSOR_STORM_POLL_MS 5
 #define SENSOR_STORM_GRACE_NS (3 * SENSOR_STORM_POLL_MS * 1000000ULL)
 
 static uint64_t boot_ns(void)
