@@ -433,6 +433,12 @@ median() {
 }
 nruns() { [[ -s $1 ]] && wc -l <"$1" | tr -d ' ' || printf 0; }
 
+# median of x[1..n] (sorts x in place), for the awk programs below
+AWK_MED='function med(x, n,   i, j, t) {
+	for (i = 2; i <= n; i++) { t = x[i]; for (j = i - 1; j >= 1 && x[j] > t; j--) x[j + 1] = x[j]; x[j + 1] = t }
+	return n % 2 ? x[(n + 1) / 2] : (x[n / 2] + x[n / 2 + 1]) / 2
+}'
+
 # ratio_ci BASE_FILE COND_FILE: 95% bootstrap interval of median(cond) /
 # median(base), as "lo–hi". Run-to-run spread on a VM is several percent,
 # so a ratio means little without it: two runs of 8 rounds of the same
@@ -440,10 +446,7 @@ nruns() { [[ -s $1 ]] && wc -l <"$1" | tr -d ' ' || printf 0; }
 # give the same interval.
 ratio_ci() {
 	[[ -s $1 && -s $2 ]] || return 0
-	awk 'function med(x, n,   i, j, t, v) {
-		for (i = 2; i <= n; i++) { t = x[i]; for (j = i - 1; j >= 1 && x[j] > t; j--) x[j + 1] = x[j]; x[j + 1] = t }
-		return n % 2 ? x[(n + 1) / 2] : (x[n / 2] + x[n / 2 + 1]) / 2
-	}
+	awk "$AWK_MED"'
 	FNR == 1 { f++ }
 	f == 1 { a[++na] = $1 } f == 2 { b[++nb] = $1 }
 	END {
@@ -466,10 +469,7 @@ ratio_ci() {
 # cancels that drift, a ratio of two medians does not.
 paired() {
 	[[ -s $1 && -s $2 ]] || return 0
-	awk 'function med(x, n,   i, j, t) {
-		for (i = 2; i <= n; i++) { t = x[i]; for (j = i - 1; j >= 1 && x[j] > t; j--) x[j + 1] = x[j]; x[j + 1] = t }
-		return n % 2 ? x[(n + 1) / 2] : (x[n / 2] + x[n / 2 + 1]) / 2
-	}
+	awk "$AWK_MED"'
 	FNR == 1 { f++ }
 	NF < 4 { next }
 	f == 1 { bs[$4] += $1; bn[$4]++ } f == 2 { cs[$4] += $1; cn[$4]++ }

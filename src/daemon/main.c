@@ -21,6 +21,7 @@
 #include "api_proto.h"
 #include "../proc/exehash.h"
 #include "../sensor/blob.h"
+#include "../util/clock.h"
 
 static volatile sig_atomic_t got_stop, got_hup;
 
@@ -32,12 +33,6 @@ static void on_signal(int sig)
 		got_stop = 1;
 }
 
-static uint64_t clock_ns(clockid_t c)
-{
-	struct timespec ts;
-	clock_gettime(c, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
-}
 
 static void log_line(const char *line)
 {

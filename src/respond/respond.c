@@ -14,6 +14,7 @@
 #include <unistd.h>
 #include "respond_int.h"
 #include "../util/strbuf.h"
+#include "../util/clock.h"
 
 #define AUTO_QUEUE_MAX 256
 
@@ -26,12 +27,6 @@ struct auto_job {
 	bool enforce_block;   /* an exec of a blocked hash that ran: kill it, whatever the mode */
 };
 
-static uint64_t now_ns(clockid_t clk)
-{
-	struct timespec ts;
-	clock_gettime(clk, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
-}
 
 static void count(uint64_t *c)
 {
@@ -44,7 +39,7 @@ void respond_log(struct respond_req *q, const char *action, const char *target, 
 		 const char *detail_json)
 {
 	struct responder *r = q->r;
-	uint64_t ts = now_ns(CLOCK_REALTIME);
+	uint64_t ts = clock_ns(CLOCK_REALTIME);
 	struct strbuf sb;
 	sb_init(&sb);
 	struct jw w;
@@ -438,7 +433,7 @@ static void run_job(struct responder *r, const struct auto_job *j)
 	}
 	/* the rate limit counts every automatic action, dry runs included, so
 	 * dry-run shows what "on" would do */
-	uint64_t now = now_ns(CLOCK_MONOTONIC);
+	uint64_t now = clock_ns(CLOCK_MONOTONIC);
 	/* the reload's flag is taken even when the minute is over anyway: left
 	 * set, it would open a second window at the next action */
 	bool reloaded = __atomic_exchange_n(&r->window_reset, false, __ATOMIC_ACQ_REL);
@@ -557,7 +552,7 @@ static void enqueue(struct responder *r, struct auto_job *j)
 	if (r->qlen >= AUTO_QUEUE_MAX || !r->thread_started) {
 		/* a flood: every refusal is counted, but recorded (a database
 		 * write on the caller's thread, the output thread) once a second */
-		uint64_t now = now_ns(CLOCK_MONOTONIC);
+		uint64_t now = clock_ns(CLOCK_MONOTONIC);
 		bool record = now - r->full_logged_ns >= 1000000000ULL;
 		if (record)
 			r->full_logged_ns = now;

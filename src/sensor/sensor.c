@@ -9,7 +9,6 @@
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
-#include <time.h>
 #include <unistd.h>
 #include <bpf/bpf.h>
 #include <bpf/btf.h>
@@ -17,6 +16,7 @@
 
 #include "sensor.h"
 #include "hooks.h"
+#include "../util/clock.h"
 #include "process.skel.h"
 #include "file.skel.h"
 #include "net.skel.h"
@@ -268,9 +268,9 @@ static int dispatch_fill(struct sensor *s, struct bpf_object *obj)
 
 /* Test hook: VIGIL_TEST_NO_DISPATCHER=1 makes the dispatcher's attach
  * fail, so the scenario tests can exercise the reload without it. */
-static struct bpf_link *attach_program(struct bpf_program *p)
+static struct bpf_link *attach_program(struct bpf_program *p, bool dispatcher)
 {
-	if (strcmp(bpf_program__name(p), "vg_module_fallback") == 0 && getenv("VIGIL_TEST_NO_DISPATCHER")) {
+	if (dispatcher && getenv("VIGIL_TEST_NO_DISPATCHER")) {
 		errno = ENOTSUP;
 		return NULL;
 	}
@@ -289,8 +289,10 @@ static int attach_all(struct sensor *s, struct bpf_object *obj)
 			s->hook_active[info->hook] = true;
 			continue;
 		}
-		struct bpf_link *l = attach_program(p);
-		if (!l && strcmp(bpf_program__name(p), "vg_module_fallback") == 0)
+		/* the module fallback's raw sys_exit program is the dispatcher */
+		bool dispatcher = strcmp(bpf_program__name(p), "vg_module_fallback") == 0;
+		struct bpf_link *l = attach_program(p, dispatcher);
+		if (!l && dispatcher)
 			snprintf(s->why_undispatched, sizeof(s->why_undispatched), "cannot attach %s: %s",
 				 bpf_program__name(p), strerror(errno));
 		if (!l) {
@@ -306,7 +308,7 @@ static int attach_all(struct sensor *s, struct bpf_object *obj)
 		s->links[s->nlinks++] = l;
 		if (info)
 			s->hook_active[info->hook] = true;
-		if (strcmp(bpf_program__name(p), "vg_module_fallback") == 0)
+		if (dispatcher)
 			s->dispatcher_up = true;
 	}
 	return 0;
@@ -502,13 +504,6 @@ bool sensor_hook_active(const struct sensor *s, int hook)
 #define SENSOR_STORM_POLL_MS 5
 #define SENSOR_STORM_GRACE_NS (3 * SENSOR_STORM_POLL_MS * 1000000ULL)
 
-static uint64_t boot_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_BOOTTIME, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
-}
-
 int sensor_poll(struct sensor *s, int timeout_ms)
 {
 	if (s->storm && timeout_ms > SENSOR_STORM_POLL_MS)
@@ -521,7 +516,7 @@ int sensor_poll(struct sensor *s, int timeout_ms)
 		return r;
 	if (r >= SENSOR_STORM_ENTER || (s->storm && r > 0)) {
 		s->storm = true;
-		set_config(s, VG_CFG_POLLING_UNTIL, boot_ns() + SENSOR_STORM_GRACE_NS);
+		set_config(s, VG_CFG_POLLING_UNTIL, clock_ns(CLOCK_BOOTTIME) + SENSOR_STORM_GRACE_NS);
 		__atomic_add_fetch(&s->storm_polls, 1, __ATOMIC_RELAXED); /* read by the API thread */
 	} else if (s->storm) {
 		s->storm = false;

@@ -18,6 +18,7 @@
 #include <zstd_errors.h>
 #include "store.h"
 #include "store_int.h"
+#include "../util/clock.h"
 
 #define NLANES 32
 #define CKPT_BYTES (32u << 20)                  /* checkpoint when this much is pending (at most) */
@@ -107,19 +108,6 @@ struct store {
 	struct store_stats st; /* fields read by other threads: atomics */
 };
 
-static uint64_t mono_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
-}
-
-static uint64_t wall_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
-}
 
 #define ST_ADD(s, f, v) __atomic_add_fetch(&(s)->st.f, (v), __ATOMIC_RELAXED)
 #define ST_SET(s, f, v) __atomic_store_n(&(s)->st.f, (v), __ATOMIC_RELAXED)
@@ -368,7 +356,7 @@ static void write_failed(struct store *s, const char *what, int err)
 	if (full)
 		ST_SET(s, disk_full, true);
 	s->paused = true;
-	s->retry_mono = mono_ns() + RETRY_NS;
+	s->retry_mono = clock_ns(CLOCK_MONOTONIC) + RETRY_NS;
 	if (!s->logged_pause) {
 		s->logged_pause = true;
 		if (full)
@@ -526,7 +514,7 @@ static uint64_t random64(void)
 {
 	uint64_t v;
 	if (getrandom(&v, sizeof(v), GRND_NONBLOCK) != sizeof(v))
-		v = wall_ns() ^ ((uint64_t)getpid() << 32) ^ mono_ns();
+		v = clock_ns(CLOCK_REALTIME) ^ ((uint64_t)getpid() << 32) ^ clock_ns(CLOCK_MONOTONIC);
 	return v ? v : 1;
 }
 
@@ -537,7 +525,7 @@ static void idx_name_of(const char *seg, char *out, size_t cap)
 
 static int seg_create(struct store *s, uint64_t seq)
 {
-	uint64_t now = wall_ns();
+	uint64_t now = clock_ns(CLOCK_REALTIME);
 	char name[64];
 	snprintf(name, sizeof(name), SEG_NAME_FMT, (unsigned long long)now, (unsigned long long)seq);
 	int fd = openat(s->dirfd, name, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
@@ -563,7 +551,7 @@ static int seg_create(struct store *s, uint64_t seq)
 	s->seg_uuid = h.uuid;
 	s->seg_size = sizeof(h);
 	s->seg_keys = 0;
-	s->seg_created_mono = mono_ns();
+	s->seg_created_mono = clock_ns(CLOCK_MONOTONIC);
 	mi_reset(&s->mi);
 	ST_ADD(s, segments, 1);
 	return 0;
@@ -617,7 +605,7 @@ static void retention(struct store *s)
 {
 	size_t n;
 	struct seg_ent *v = seg_list(s->dirfd, &n);
-	uint64_t total = 0, now = wall_ns();
+	uint64_t total = 0, now = clock_ns(CLOCK_REALTIME);
 	uint64_t *sz = calloc(n ? n : 1, sizeof(*sz)), *mt = calloc(n ? n : 1, sizeof(*mt));
 	if (!sz || !mt)
 		goto out;
@@ -799,7 +787,7 @@ static int append_encoded(struct store *s, const uint8_t *body, size_t blen, uin
 			(void)bb_add(&s->staging, ts, host, hlen, x->has_sid, x->sid, body, (uint32_t)blen, NULL, 0);
 	}
 	if (!s->pending_events)
-		s->oldest_mono = mono_ns();
+		s->oldest_mono = clock_ns(CLOCK_MONOTONIC);
 	s->pending_events++;
 	s->pending_raw += blen + 16;
 	s->undurable++;
@@ -839,7 +827,7 @@ int store_flush(struct store *s)
 {
 	if (!s)
 		return -1;
-	uint64_t now = mono_ns();
+	uint64_t now = clock_ns(CLOCK_MONOTONIC);
 	if (s->paused) {
 		if (now < s->retry_mono)
 			return -1;
@@ -1203,7 +1191,7 @@ int store_open(struct store **out, const struct store_opts *opts, char *err, siz
 				s->seg_uuid = h.uuid;
 				s->seg_size = end;
 				s->seg_keys = s->keys.n;
-				s->seg_created_mono = mono_ns(); /* its age counts from now */
+				s->seg_created_mono = clock_ns(CLOCK_MONOTONIC); /* its age counts from now */
 				if (wal_here)
 					vgc_keys_copy(&wal_keys, &s->keys), wal_keys_ok = true;
 			}
@@ -1252,7 +1240,7 @@ int store_open(struct store **out, const struct store_opts *opts, char *err, siz
 	}
 	s->opened = true;
 	retention(s);
-	s->last_retention_mono = mono_ns();
+	s->last_retention_mono = clock_ns(CLOCK_MONOTONIC);
 	*out = s;
 	return 0;
 fail:

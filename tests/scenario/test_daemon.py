@@ -313,6 +313,14 @@ def test_batch_scheduling(start_vigild):
     assert set(_thread_policies(d2.proc.pid).values()) == {SCHED_OTHER}
 
 
+def _file_storm(tmp_path, count=20000):
+    """The benchmark's file storm: create, write, rename, unlink; 3 events an op."""
+    storm = tmp_path / "storm"
+    storm.mkdir()
+    subprocess.run([os.path.join(BUILD, "bench", "workload"), "file", "--count", str(count), "--dir", str(storm)],
+                   check=True, stdout=subprocess.DEVNULL, timeout=120)
+
+
 def test_queue_bytes_bound(start_vigild, tmp_path):
     """With the output blocked (events go to a FIFO nobody reads), a file
     storm fills the queue to its byte bound (queue_max_mb = 1): the rest is
@@ -329,10 +337,7 @@ def test_queue_bytes_bound(start_vigild, tmp_path):
         d = start_vigild("metrics_interval = 0\nqueue_max_mb = 1\n",
                          extra_args=["--events-out", fifo, "--no-store", "--no-rules"])
         rss0 = _status(d)["rss_kib"]
-        storm = tmp_path / "storm"
-        storm.mkdir()
-        subprocess.run([os.path.join(BUILD, "bench", "workload"), "file", "--count", "20000", "--dir", str(storm)],
-                       check=True, stdout=subprocess.DEVNULL, timeout=120)
+        _file_storm(tmp_path)
         deadline = time.time() + 10
         while True:
             st = _status(d)
@@ -376,10 +381,7 @@ def test_storm_polling(start_vigild, tmp_path):
         pytest.skip("needs root")
     d = start_vigild("metrics_interval = 0\n", extra_args=["--no-store", "--no-rules"])
     before = _status(d)
-    storm = tmp_path / "storm"
-    storm.mkdir()
-    subprocess.run([os.path.join(BUILD, "bench", "workload"), "file", "--count", "20000", "--dir", str(storm)],
-                   check=True, stdout=subprocess.DEVNULL, timeout=120)
+    _file_storm(tmp_path)
     time.sleep(1)
     during = _status(d)
     assert during["storm_polls"] > before["storm_polls"], (before, during)
