@@ -581,31 +581,34 @@ static __always_inline void vg_put_file_path(struct vg_scratch *s, __u32 *cur,
 {
 	if (!f)
 		return;
+	/* copied, not loaded: vg_put_path, a global function, takes numbers */
 	struct path p = {};
 	bpf_core_read(&p, sizeof(p), &f->f_path);
 	vg_put_path(s, cur, b, (__u64)p.dentry, (__u64)p.mnt);
 }
 
-static __always_inline struct file *vg_fd_file(struct task_struct *t, int fd)
+/* The struct file open on fd in task t (t typed by BTF), as a typed
+ * pointer: plain loads where BPF_CORE_READ would make a helper call per
+ * field (an exec record reads three fds, and every open one). */
+static __always_inline struct file *vg_fd_file(struct task_struct *t, long fd)
 {
 	if (fd < 0)
 		return 0;
-	struct files_struct *files = BPF_CORE_READ(t, files);
-	struct fdtable *fdt = BPF_CORE_READ(files, fdt);
-	unsigned int max = BPF_CORE_READ(fdt, max_fds);
-	if ((unsigned int)fd >= max)
+	struct fdtable *fdt = t->files->fdt;
+	if ((unsigned long)fd >= fdt->max_fds)
 		return 0;
-	struct file **fds = BPF_CORE_READ(fdt, fd);
+	/* fdt->fd is a pointer to pointers: BTF gives it no type to load through */
 	struct file *f = 0;
-	bpf_core_read(&f, sizeof(f), &fds[fd]);
-	return f;
+	bpf_probe_read_kernel(&f, sizeof(f), &fdt->fd[fd]);
+	if (!f)
+		return 0;
+	return bpf_rdonly_cast(f, bpf_core_type_id_kernel(struct file));
 }
 
 static __always_inline void vg_put_cwd(struct vg_scratch *s, __u32 *cur, struct vg_blob *b)
 {
-	struct task_struct *t = bpf_get_current_task_btf();
 	struct path p = {};
-	bpf_core_read(&p, sizeof(p), &t->fs->pwd);
+	bpf_core_read(&p, sizeof(p), &bpf_get_current_task_btf()->fs->pwd);
 	vg_put_path(s, cur, b, (__u64)p.dentry, (__u64)p.mnt);
 }
 

@@ -204,26 +204,11 @@ static __always_inline __u32 open_flags(int sc)
 	return O_CREAT | O_WRONLY | O_TRUNC;
 }
 
-/* The struct file on fd of the current task, read with plain loads: this
- * runs on every open of the host. */
-static __always_inline struct file *fd_file_fast(long fd)
-{
-	struct task_struct *t = bpf_get_current_task_btf();
-	struct fdtable *fdt = t->files->fdt;
-	if ((unsigned long)fd >= fdt->max_fds)
-		return 0;
-	struct file *f = 0;
-	bpf_probe_read_kernel(&f, sizeof(f), &fdt->fd[fd]);
-	if (!f)
-		return 0;
-	return bpf_rdonly_cast(f, bpf_core_type_id_kernel(struct file));
-}
-
 static __always_inline int open_exit(long ret, int sc)
 {
 	if (ret < 0)
 		return 0;
-	struct file *f = fd_file_fast(ret);
+	struct file *f = vg_fd_file(bpf_get_current_task_btf(), ret);
 	if (!f)
 		return 0;
 	__u32 fmode = f->f_mode;

@@ -4,7 +4,6 @@
 #include "common.bpf.h"
 
 #define MAJOR(dev) ((unsigned int)((dev) >> 20))
-#define EXECVEAT_MARK 1
 
 static __always_inline void put_fdinfo(struct vg_scratch *s, __u32 *cur, struct vg_fdinfo *o,
 				       struct task_struct *t, int fd)
@@ -14,8 +13,8 @@ static __always_inline void put_fdinfo(struct vg_scratch *s, __u32 *cur, struct 
 		o->kind = VG_FD_NONE;
 		return;
 	}
-	struct inode *ino = BPF_CORE_READ(f, f_inode);
-	umode_t mode = BPF_CORE_READ(ino, i_mode);
+	struct inode *ino = f->f_inode;
+	umode_t mode = ino->i_mode;
 	switch (mode & S_IFMT) {
 	case S_IFSOCK:
 		o->kind = VG_FD_SOCKET;
@@ -23,10 +22,10 @@ static __always_inline void put_fdinfo(struct vg_scratch *s, __u32 *cur, struct 
 		return;
 	case S_IFIFO:
 		o->kind = VG_FD_PIPE;
-		o->ino = (__u32)BPF_CORE_READ(ino, i_ino);
+		o->ino = (__u32)ino->i_ino;
 		return;
 	case S_IFCHR: {
-		unsigned int major = MAJOR(BPF_CORE_READ(ino, i_rdev));
+		unsigned int major = MAJOR(ino->i_rdev);
 		/* 4: tty/console, 5: /dev/tty & ptmx, 136-143: pts */
 		o->kind = (major == 4 || major == 5 || (major >= 136 && major <= 143)) ? VG_FD_TTY
 										       : VG_FD_CHR;
@@ -129,39 +128,38 @@ int BPF_PROG(vg_exec, struct task_struct *p, pid_t old_pid, struct linux_binprm 
 	struct vg_exec *e = VG_REC(s, struct vg_exec, VG_EV_EXEC, VG_HOOK_EXEC);
 	__u32 cur = sizeof(*e);
 
-	struct vg_args a;
-	__u64 key = vg_inflight_key(VG_HOOK_EXEC_FAIL);
-	struct vg_args *sa = bpf_map_lookup_elem(&vg_inflight, &key);
-	if (sa && sa->ts == EXECVEAT_MARK)
+	/* named through a descriptor (fexecve, execveat with a dirfd): the
+	 * kernel made up a "/dev/fd/N/..." name for it. Not from the saved
+	 * registers: their syscall number reads execve's for execveat too. */
+	if (bpf_core_field_exists(bprm->fdpath) && bprm->fdpath)
 		e->flags |= VG_EXECVEAT;
-	(void)a;
 
+	/* plain loads through the typed arguments: BPF_CORE_READ is a helper
+	 * call per field, 60 of them made half of this record's cost */
 	e->old_pid = old_pid;
-	struct file *file = BPF_CORE_READ(bprm, file);
-	struct inode *ino = BPF_CORE_READ(file, f_inode);
-	e->exe_ino = BPF_CORE_READ(ino, i_ino);
-	e->exe_dev = BPF_CORE_READ(ino, i_sb, s_dev);
-	e->exe_mode = BPF_CORE_READ(ino, i_mode);
-	e->exe_uid = BPF_CORE_READ(ino, i_uid.val);
-	e->exe_size = BPF_CORE_READ(ino, i_size);
-	e->exe_nlink = BPF_CORE_READ(ino, __i_nlink);
-	e->exe_sb_magic = BPF_CORE_READ(ino, i_sb, s_magic);
-	if (bpf_core_field_exists(ino->i_mtime_sec)) {
-		e->exe_mtime_ns = BPF_CORE_READ(ino, i_mtime_sec) * 1000000000ULL +
-				  BPF_CORE_READ(ino, i_mtime_nsec);
-	}
+	struct file *file = bprm->file;
+	struct inode *ino = file->f_inode;
+	struct super_block *sb = ino->i_sb;
+	e->exe_ino = ino->i_ino;
+	e->exe_dev = sb->s_dev;
+	e->exe_mode = ino->i_mode;
+	e->exe_uid = ino->i_uid.val;
+	e->exe_size = ino->i_size;
+	e->exe_nlink = ino->__i_nlink;
+	e->exe_sb_magic = sb->s_magic;
+	if (bpf_core_field_exists(ino->i_mtime_sec))
+		e->exe_mtime_ns = ino->i_mtime_sec * 1000000000ULL + ino->i_mtime_nsec;
 	if (e->exe_nlink == 0)
 		e->flags |= VG_EXE_DELETED;
 	if (e->exe_sb_magic == TMPFS_MAGIC)
 		e->flags |= VG_EXE_TMPFS;
 
-	vg_put_kstr(s, &cur, &e->nodename, BPF_CORE_READ(p, nsproxy, uts_ns, name.nodename),
-		    VG_NODENAME_LEN);
-	struct tty_struct *tty = BPF_CORE_READ(p, signal, tty);
+	vg_put_kstr(s, &cur, &e->nodename, p->nsproxy->uts_ns->name.nodename, VG_NODENAME_LEN);
+	struct tty_struct *tty = p->signal->tty;
 	if (tty)
-		vg_put_kstr(s, &cur, &e->tty, &tty->name, VG_TTY_LEN);
-	const char *filename = BPF_CORE_READ(bprm, filename);
-	const char *interp = BPF_CORE_READ(bprm, interp);
+		vg_put_kstr(s, &cur, &e->tty, tty->name, VG_TTY_LEN);
+	const char *filename = bprm->filename;
+	const char *interp = bprm->interp;
 	vg_put_kstr(s, &cur, &e->filename, filename, 4096);
 	if (interp && interp != filename)
 		vg_put_kstr(s, &cur, &e->interp, interp, 4096);
@@ -178,8 +176,8 @@ int BPF_PROG(vg_exec, struct task_struct *p, pid_t old_pid, struct linux_binprm 
 	for (int i = 0; i < 3; i++)
 		put_fdinfo(s, &cur, &e->fd[i], p, i);
 
-	struct mm_struct *mm = BPF_CORE_READ(p, mm);
-	__u64 env_start = BPF_CORE_READ(mm, env_start), env_end = BPF_CORE_READ(mm, env_end);
+	struct mm_struct *mm = p->mm;
+	__u64 env_start = mm->env_start, env_end = mm->env_end;
 	__u64 env_max = vg_cfg(VG_CFG_ENV_MAX);
 	__u64 env_len = env_end - env_start;
 	if (env_len > env_max) {
@@ -191,7 +189,7 @@ int BPF_PROG(vg_exec, struct task_struct *p, pid_t old_pid, struct linux_binprm 
 	if (e->flags & VG_ENV_TRUNC)
 		env_scan(s, &cur, &e->env, env_start, env_end);
 
-	__u64 arg_start = BPF_CORE_READ(mm, arg_start), arg_end = BPF_CORE_READ(mm, arg_end);
+	__u64 arg_start = mm->arg_start, arg_end = mm->arg_end;
 	__u64 arg_max = vg_cfg(VG_CFG_ARGV_MAX);
 	__u64 arg_len = arg_end - arg_start;
 	if (arg_len > arg_max) {
@@ -209,34 +207,11 @@ int BPF_PROG(vg_exec, struct task_struct *p, pid_t old_pid, struct linux_binprm 
 	return 0;
 }
 
-static __always_inline int exec_enter(struct trace_event_raw_sys_enter *ctx, __u64 mark)
+/* A failed exec is recorded at exit alone: the path is still in the
+ * argument registers and in the caller's memory, so execve needs no enter
+ * program (whose per-thread save cost every exec about 1 us). */
+static __always_inline int exec_exit(long ret, bool at)
 {
-	struct vg_args a = {};
-	__u64 key = vg_inflight_key(VG_HOOK_EXEC_FAIL);
-	a.a[0] = ctx->args[0];
-	a.a[1] = ctx->args[1];
-	a.ts = mark;
-	bpf_map_update_elem(&vg_inflight, &key, &a, BPF_ANY);
-	return 0;
-}
-
-SEC("tracepoint/syscalls/sys_enter_execve")
-int vg_execve_enter(struct trace_event_raw_sys_enter *ctx)
-{
-	return exec_enter(ctx, 0);
-}
-
-SEC("tracepoint/syscalls/sys_enter_execveat")
-int vg_execveat_enter(struct trace_event_raw_sys_enter *ctx)
-{
-	return exec_enter(ctx, EXECVEAT_MARK);
-}
-
-static __always_inline int exec_exit(long ret)
-{
-	struct vg_args a;
-	if (!vg_take_args(VG_HOOK_EXEC_FAIL, &a))
-		return 0;
 	if (ret >= 0 || vg_skip(VG_HOOK_EXEC_FAIL))
 		return 0;
 	struct vg_scratch *s = vg_buf();
@@ -246,7 +221,9 @@ static __always_inline int exec_exit(long ret)
 	e->h.ret = ret;
 	__u32 cur = sizeof(*e);
 	/* execveat(dirfd, path, ...): the path is the second argument */
-	const char *path = (const char *)(a.ts == EXECVEAT_MARK ? a.a[1] : a.a[0]);
+	struct pt_regs *regs = (struct pt_regs *)bpf_task_pt_regs(bpf_get_current_task_btf());
+	const char *path = (const char *)(at ? PT_REGS_PARM2_CORE_SYSCALL(regs)
+					     : PT_REGS_PARM1_CORE_SYSCALL(regs));
 	vg_put_ustr(s, &cur, &e->filename, path, 4096);
 	vg_emit(s, cur, VG_HOOK_EXEC_FAIL);
 	return 0;
@@ -254,19 +231,19 @@ static __always_inline int exec_exit(long ret)
 
 VG_SYS_EXIT(vg_execve_exit, execve)
 {
-	return exec_exit(ret);
+	return exec_exit(ret, false);
 }
 
 VG_SYS_EXIT(vg_execveat_exit, execveat)
 {
-	return exec_exit(ret);
+	return exec_exit(ret, true);
 }
 
 SEC("tp_btf/sched_process_fork")
 int BPF_PROG(vg_fork, struct task_struct *parent, struct task_struct *child)
 {
 	/* threads share the process: only new thread groups are reported */
-	if (BPF_CORE_READ(child, pid) != BPF_CORE_READ(child, tgid))
+	if (child->pid != child->tgid)
 		return 0;
 	if (vg_skip(VG_HOOK_FORK))
 		return 0;
@@ -274,9 +251,9 @@ int BPF_PROG(vg_fork, struct task_struct *parent, struct task_struct *child)
 	if (!s)
 		return 0;
 	struct vg_fork *e = VG_REC(s, struct vg_fork, VG_EV_FORK, VG_HOOK_FORK);
-	e->child_pid = BPF_CORE_READ(child, tgid);
-	e->child_start_ns = BPF_CORE_READ(child, start_boottime);
-	e->flags = BPF_CORE_READ(child, flags);
+	e->child_pid = child->tgid;
+	e->child_start_ns = child->start_boottime;
+	e->flags = child->flags;
 	vg_emit(s, sizeof(*e), VG_HOOK_FORK);
 	return 0;
 }
@@ -287,7 +264,8 @@ SEC("tp_btf/sched_process_exit")
 int BPF_PROG(vg_exit, struct task_struct *p)
 {
 	/* report the process once: when its last thread leaves */
-	if (BPF_CORE_READ(p, signal, live.counter) != 0)
+	struct signal_struct *sig = p->signal;
+	if (sig->live.counter != 0)
 		return 0;
 	if (vg_skip(VG_HOOK_EXIT))
 		return 0;
@@ -295,11 +273,10 @@ int BPF_PROG(vg_exit, struct task_struct *p)
 	if (!s)
 		return 0;
 	struct vg_exit *e = VG_REC(s, struct vg_exit, VG_EV_EXIT, VG_HOOK_EXIT);
-	__u32 sflags = BPF_CORE_READ(p, signal, flags);
-	if (sflags & SIGNAL_GROUP_EXIT)
-		e->exit_code = BPF_CORE_READ(p, signal, group_exit_code);
+	if (sig->flags & SIGNAL_GROUP_EXIT)
+		e->exit_code = sig->group_exit_code;
 	else
-		e->exit_code = BPF_CORE_READ(p, exit_code);
+		e->exit_code = p->exit_code;
 	vg_emit(s, sizeof(*e), VG_HOOK_EXIT);
 	return 0;
 }
@@ -324,7 +301,7 @@ SEC("tp_btf/task_rename")
 int BPF_PROG(vg_comm, struct task_struct *task, const char *comm)
 {
 	/* exec renames every process: that is not a name change worth a record */
-	if (BPF_CORE_READ_BITFIELD_PROBED(task, in_execve))
+	if (BPF_CORE_READ_BITFIELD(task, in_execve))
 		return 0;
 	if (vg_skip(VG_HOOK_RENAME_COMM))
 		return 0;
@@ -334,7 +311,7 @@ int BPF_PROG(vg_comm, struct task_struct *task, const char *comm)
 	struct vg_comm *e = VG_REC(s, struct vg_comm, VG_EV_COMM, VG_HOOK_RENAME_COMM);
 	bpf_probe_read_kernel_str(e->old_comm, sizeof(e->old_comm), &task->comm);
 	bpf_probe_read_kernel_str(e->new_comm, sizeof(e->new_comm), comm);
-	e->target_pid = BPF_CORE_READ(task, tgid);
+	e->target_pid = task->tgid;
 	vg_emit(s, sizeof(*e), VG_HOOK_RENAME_COMM);
 	return 0;
 }

@@ -37,8 +37,6 @@ const struct sensor_hook_info sensor_hooks[VG_HOOK_MAX] = {
  * fallback program replaces (loaded only when that one is missing). */
 const struct sensor_prog_info sensor_progs[] = {
 	{"vg_exec", VG_HOOK_EXEC, NULL, 0},
-	{"vg_execve_enter", VG_HOOK_EXEC_FAIL, NULL, 0},
-	{"vg_execveat_enter", VG_HOOK_EXEC_FAIL, NULL, 0},
 	{"vg_execve_exit", VG_HOOK_EXEC_FAIL, NULL, 0},
 	{"vg_execveat_exit", VG_HOOK_EXEC_FAIL, NULL, 0},
 	{"vg_fork", VG_HOOK_FORK, NULL, 0},
