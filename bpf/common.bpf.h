@@ -699,6 +699,24 @@ static __always_inline bool vg_path_in(void *trie, struct vg_scratch *s, struct 
 	return bpf_map_lookup_elem(trie, &k) != 0;
 }
 
+/* A 32-bit syscall (a compat task, or int $0x80 from 64-bit code), whose
+ * numbers are another table: the raw sys_exit dispatcher indexes its
+ * programs by 64-bit number, and the program it reaches checks this
+ * (the dispatcher itself runs after every syscall of the host and would
+ * pay the task lookup for all of them). */
+#if defined(__TARGET_ARCH_x86)
+#define VG_TS_COMPAT 0x0002
+static __always_inline bool vg_compat_syscall(void)
+{
+	return bpf_get_current_task_btf()->thread_info.status & VG_TS_COMPAT;
+}
+#else
+static __always_inline bool vg_compat_syscall(void)
+{
+	return false;
+}
+#endif
+
 /* The exit handler of syscall SC, built twice from one body that sees the
  * syscall's return value as `ret`: NAME on the syscalls/sys_exit_SC
  * tracepoint, and NAME_raw for the raw sys_exit dispatcher (vg_exit_progs,
@@ -717,6 +735,8 @@ static __always_inline bool vg_path_in(void *trie, struct vg_scratch *s, struct 
 	SEC("tp_btf/sys_exit")                                                                     \
 	int BPF_PROG(name##_raw, struct pt_regs *regs, long ret)                                   \
 	{                                                                                          \
+		if (vg_compat_syscall())                                                           \
+			return 0;                                                                  \
 		return name##_body(ret);                                                           \
 	}                                                                                          \
 	static __always_inline int name##_body(long ret)

@@ -311,16 +311,14 @@ int vg_delete_module_exit(struct trace_event_raw_sys_exit *ctx)
 #define NR32_INIT_MODULE 128
 #define NR32_DELETE_MODULE 129
 #define NR32_FINIT_MODULE 350
-#define TS_COMPAT 0x0002
 
 SEC("tp_btf/sys_exit")
 int BPF_PROG(vg_module_fallback, struct pt_regs *regs, long ret)
 {
 	long nr = regs->orig_ax;
 	/* the exit handlers, when the loader put them here (see
-	 * vg_exit_progs); compat numbers are another table: never dispatched */
-	if ((unsigned long)nr < VG_EXIT_PROGS &&
-	    !(bpf_get_current_task_btf()->thread_info.status & TS_COMPAT))
+	 * vg_exit_progs); each leaves compat syscalls alone (VG_SYS_EXIT) */
+	if ((unsigned long)nr < VG_EXIT_PROGS)
 		bpf_tail_call(ctx, &vg_exit_progs, (__u32)nr);
 	__u32 sc;
 	switch (nr) {
@@ -342,8 +340,7 @@ int BPF_PROG(vg_module_fallback, struct pt_regs *regs, long ret)
 	/* slow path from here: one of six numbers matched. A compat syscall
 	 * (32-bit task, or int $0x80 from 64-bit code) is marked TS_COMPAT
 	 * until the return to user space. */
-	struct task_struct *t = bpf_get_current_task_btf();
-	bool compat = BPF_CORE_READ(t, thread_info.status) & TS_COMPAT;
+	bool compat = vg_compat_syscall();
 	if (compat != (nr == NR32_INIT_MODULE || nr == NR32_FINIT_MODULE ||
 		       nr == NR32_DELETE_MODULE))
 		return 0; /* e.g. a 32-bit rt_sigprocmask (175) */

@@ -31,7 +31,8 @@ static long int80(long nr, long a, long b, long c)
 }
 
 /* usage: init_module_garbage --int80
- * stdout: {"pid":P,"int80_init_module":{"rc":..},"int80_sigprocmask":{"rc":..}}
+ * stdout: {"pid":P,"int80_init_module":{"rc":..},"int80_sigprocmask":{"rc":..},
+ *          "int80_select":{"rc":..}}
  * (rc is the raw -errno). Buffers live below 4 GiB: 32-bit pointers. */
 static int int80_mode(void)
 {
@@ -47,8 +48,12 @@ static int int80_mode(void)
 	long irc = int80(128, (long)low, 64, (long)(low + 64));
 	/* rt_sigprocmask(SIG_BLOCK, NULL, NULL, sigsetsize 0): EINVAL */
 	long src = int80(175, 0, 0, 0);
+	/* old select(NULL): EFAULT; 82 is rename in the 64-bit table, whose
+	 * exit program the sys_exit dispatcher reaches by that number */
+	long sel = int80(82, 0, 0, 0);
 	printf("{\"pid\":%d,\"int80_init_module\":{\"rc\":%ld},"
-	       "\"int80_sigprocmask\":{\"rc\":%ld}", getpid(), irc, src);
+	       "\"int80_sigprocmask\":{\"rc\":%ld},\"int80_select\":{\"rc\":%ld}",
+	       getpid(), irc, src, sel);
 	json_end();
 	return 0;
 }

@@ -188,7 +188,8 @@ def test_module_syscalls(vigild):
 def test_module_syscall_through_32bit_entry(vigild):
     """The sys_exit fallback must read 32-bit syscall numbers as such:
     init_module via int $0x80 (nr 128) is recorded with its arguments, and
-    a 32-bit rt_sigprocmask (nr 175, init_module's 64-bit number) is not."""
+    a 32-bit rt_sigprocmask (nr 175, init_module's 64-bit number) is not,
+    nor is a 32-bit select (nr 82, rename's 64-bit number) a file rename."""
     out, _ = run_helper("init_module_garbage", "--int80")
     pid = out["pid"]
     assert out["int80_sigprocmask"]["rc"] == -22
@@ -200,6 +201,8 @@ def test_module_syscall_through_32bit_entry(vigild):
     # the exit event comes after both calls: by then a false record would be in
     vigild.wait_for(lambda e: action("exit")(e) and _is(pid)(e), what="helper exit")
     assert len(vigild.find_all(lambda e: e["event"]["action"].startswith("module_") and _is(pid)(e))) == 1
+    assert out["int80_select"]["rc"] == -14
+    assert vigild.find_all(lambda e: action("file_rename")(e) and _is(pid)(e)) == []
 
 
 def test_mount_umount(vigild):
