@@ -2,6 +2,7 @@
  * and filter maps. Each domain object is loaded separately; all share the
  * maps of the process object, so one ring buffer carries everything. */
 #include <errno.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -327,10 +328,9 @@ static int set_config(struct sensor *s, uint32_t key, uint64_t value)
 	return bpf_map_update_elem(s->fd_config, &key, &value, BPF_ANY) ? -errno : 0;
 }
 
-/* Loads one domain object; a domain that fails to load is reported and
- * skipped so the others still work. */
-static int load_domain(struct sensor *s, struct bpf_object *obj, const char *domain,
-		       bool reported[VG_HOOK_MAX], char *err, size_t errlen)
+/* Before a domain object loads: shared maps, sizes, which programs. */
+static int prepare_domain(struct sensor *s, struct bpf_object *obj, const char *domain,
+			  bool reported[VG_HOOK_MAX], char *err, size_t errlen)
 {
 	if (s->nobjs > 0) {
 		int e = reuse_shared_maps(s->objs[0], obj);
@@ -345,11 +345,17 @@ static int load_domain(struct sensor *s, struct bpf_object *obj, const char *dom
 		bpf_map__set_max_entries(m, s->opts.ringbuf_bytes);
 	}
 	choose_programs(s, obj, reported);
-	int e = bpf_object__load(obj);
-	if (e) {
+	return 0;
+}
+
+/* After bpf_object__load returned load_err: dispatch table, attach. */
+static int finish_domain(struct sensor *s, struct bpf_object *obj, const char *domain, int load_err,
+			 char *err, size_t errlen)
+{
+	if (load_err) {
 		snprintf(err, errlen, "%s BPF object failed to load: %s (VIGIL_BPF_DEBUG=1 shows the verifier log)",
-			 domain, strerror(-e));
-		return e;
+			 domain, strerror(-load_err));
+		return load_err;
 	}
 	s->objs[s->nobjs++] = obj;
 	/* the first object creates the shared maps: the table's fd is known
@@ -357,13 +363,47 @@ static int load_domain(struct sensor *s, struct bpf_object *obj, const char *dom
 	if (s->nobjs == 1)
 		s->fd_exit_progs = MAP_FD(obj, "vg_exit_progs");
 	if (s->dispatch) {
-		e = dispatch_fill(s, obj);
+		int e = dispatch_fill(s, obj);
 		if (e) {
 			snprintf(err, errlen, "%s: raw sys_exit dispatch failed: %s", domain, strerror(-e));
 			return e;
 		}
 	}
 	return attach_all(s, obj);
+}
+
+/* Loads one domain object; a domain that fails to load is reported and
+ * skipped so the others still work. */
+static int load_domain(struct sensor *s, struct bpf_object *obj, const char *domain,
+		       bool reported[VG_HOOK_MAX], char *err, size_t errlen)
+{
+	int e = prepare_domain(s, obj, domain, reported, err, errlen);
+	if (e)
+		return e;
+	return finish_domain(s, obj, domain, bpf_object__load(obj), err, errlen);
+}
+
+/* The optional domains (file, net, priv) go through the verifier at the
+ * same time, one thread each: verification is most of startup (about a
+ * second and a half for 90 programs here), a window in which vigild sees
+ * nothing, and it runs on the CPU of the thread that loads. Distinct
+ * bpf_objects share no state in libbpf but its feature cache, which the
+ * process object has filled by then. Everything else (messages, the
+ * dispatch table, attaching) stays on the calling thread, in order. */
+struct domain_load {
+	struct bpf_object *obj;
+	const char *name, *what;
+	char err[256];
+	int prep_err, load_err;
+	bool threaded;
+	pthread_t thread;
+};
+
+static void *domain_load_main(void *arg)
+{
+	struct domain_load *d = arg;
+	d->load_err = bpf_object__load(d->obj);
+	return NULL;
 }
 
 static void domain_failed(struct sensor *s, const char *why, const char *what)
@@ -427,16 +467,36 @@ static int open_once(struct sensor **out, const struct sensor_opts *opts, bool a
 	set_config(s, VG_CFG_ENV_MAX, opts->env_max);
 
 	/* The other domains are optional: one that fails is reported. */
-	char derr[256];
 	s->file = vgskel_file__open();
-	if (s->file && load_domain(s, s->file->obj, "file", reported, derr, sizeof(derr)))
-		domain_failed(s, derr, "file events");
 	s->net = vgskel_net__open();
-	if (s->net && load_domain(s, s->net->obj, "net", reported, derr, sizeof(derr)))
-		domain_failed(s, derr, "network events");
 	s->priv = vgskel_priv__open();
-	if (s->priv && load_domain(s, s->priv->obj, "priv", reported, derr, sizeof(derr)))
-		domain_failed(s, derr, "privilege events");
+	struct domain_load doms[] = {
+		{.obj = s->file ? s->file->obj : NULL, .name = "file", .what = "file events"},
+		{.obj = s->net ? s->net->obj : NULL, .name = "net", .what = "network events"},
+		{.obj = s->priv ? s->priv->obj : NULL, .name = "priv", .what = "privilege events"},
+	};
+	size_t ndoms = sizeof(doms) / sizeof(doms[0]);
+	for (size_t i = 0; i < ndoms; i++) {
+		struct domain_load *d = &doms[i];
+		if (!d->obj)
+			continue;
+		d->prep_err = prepare_domain(s, d->obj, d->name, reported, d->err, sizeof(d->err));
+		/* one at a time when the verifier logs are asked for: readable */
+		if (!d->prep_err && !getenv("VIGIL_BPF_DEBUG"))
+			d->threaded = pthread_create(&d->thread, NULL, domain_load_main, d) == 0;
+	}
+	for (size_t i = 0; i < ndoms; i++) {
+		struct domain_load *d = &doms[i];
+		if (!d->obj)
+			continue;
+		if (d->threaded)
+			pthread_join(d->thread, NULL);
+		else if (!d->prep_err)
+			d->load_err = bpf_object__load(d->obj); /* no thread to be had */
+		if (d->prep_err ||
+		    finish_domain(s, d->obj, d->name, d->load_err, d->err, sizeof(d->err)))
+			domain_failed(s, d->err, d->what);
+	}
 	if (s->dispatch && s->dispatcher_up && s->ndispatched)
 		say(s, "%d syscall exits are dispatched from the raw sys_exit program instead of "
 		       "their tracepoints", s->ndispatched);
