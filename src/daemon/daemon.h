@@ -71,6 +71,8 @@ struct daemon {
 	struct engine *engine;       /* output thread's */
 	struct engine *engine_next;  /* a reloaded engine for the output thread (atomic) */
 	bool rules_reloading;        /* atomic */
+	pthread_t rules_thread;      /* the first build, while the sensor loads */
+	bool rules_building;
 	uint64_t cur_event_ns;       /* output thread: the event being matched */
 	const struct vg_flat *cur_flat; /* output thread: its flat view */
 	uint64_t alerts_total, incidents_total, rules_loaded; /* atomics */
@@ -101,8 +103,11 @@ int filter_command(struct daemon *d, int argc, char **argv, struct strbuf *reply
  * the rules (errors are printed, never fatal; -1 only when --alerts-out
  * cannot be opened); detect_event runs in the output thread on each
  * encoded event; detect_reload (SIGHUP) builds a new engine in the
- * background and the output thread swaps it in. */
+ * background and the output thread swaps it in. detect_init compiles the
+ * rules on a thread of their own; detect_wait, before the first event,
+ * waits for them. */
 int detect_init(struct daemon *d);
+void detect_wait(struct daemon *d);
 bool detect_active(struct daemon *d);
 /* fl: the event's flat view built while encoding (NULL: parsed from json). */
 void detect_event(struct daemon *d, uint64_t event_ns, const char *json, size_t len, const struct vg_flat *fl);

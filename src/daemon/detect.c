@@ -151,6 +151,14 @@ static struct engine *build(struct daemon *d, const char *why)
 	return e;
 }
 
+static void *initial_main(void *arg)
+{
+	struct daemon *d = arg;
+	pthread_setname_np(pthread_self(), "vigild-rules");
+	d->engine = build(d, "");
+	return NULL;
+}
+
 int detect_init(struct daemon *d)
 {
 	if (d->no_rules)
@@ -179,9 +187,24 @@ int detect_init(struct daemon *d)
 	}
 	vg_flat_init(&ev_flat);
 	vg_flat_init(&out_flat);
-	/* rule errors never stop the daemon: without an engine it only records */
-	d->engine = build(d, "");
+	/* rule errors never stop the daemon: without an engine it only
+	 * records. The rules compile while the sensor loads (half a second
+	 * of CPU that the verifier leaves free on the other CPUs); nothing
+	 * reads d->engine before detect_wait. */
+	if (pthread_create(&d->rules_thread, NULL, initial_main, d) == 0)
+		d->rules_building = true;
+	else
+		d->engine = build(d, "");
 	return 0;
+}
+
+/* Before the first event: the rules that detect_init started compiling. */
+void detect_wait(struct daemon *d)
+{
+	if (!d->rules_building)
+		return;
+	pthread_join(d->rules_thread, NULL);
+	d->rules_building = false;
 }
 
 /* Output thread: takes a reloaded engine when there is one. */
@@ -252,6 +275,7 @@ void detect_reload(struct daemon *d)
 /* After the output thread has stopped. */
 void detect_close(struct daemon *d)
 {
+	detect_wait(d);
 	while (__atomic_load_n(&d->rules_reloading, __ATOMIC_ACQUIRE))
 		usleep(10000);
 	engine_free(__atomic_exchange_n(&d->engine_next, NULL, __ATOMIC_ACQ_REL));

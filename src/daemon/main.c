@@ -550,7 +550,9 @@ int main(int argc, char **argv)
 		.log = log_line,
 	};
 	memcpy(so.hook_off, d->cfg.hook_off, sizeof(so.hook_off));
-	if (sensor_open(&d->sensor, &so, err, sizeof(err))) {
+	int sensor_err = sensor_open(&d->sensor, &so, err, sizeof(err));
+	detect_wait(d); /* the rules compiled meanwhile */
+	if (sensor_err) {
 		fprintf(stderr, "vigild: %s\n", err);
 		return 1;
 	}
