@@ -204,6 +204,34 @@ def test_exec_failure_enoent(vigild):
     assert ev["event"]["outcome"] == "failure"
 
 
+EXECVEAT_NR = {"x86_64": 322, "aarch64": 281}
+
+
+@pytest.mark.skipif(os.uname().machine not in EXECVEAT_NR, reason="execveat number unknown here")
+def test_execveat_failure_names_its_path(vigild):
+    """A failed execveat(dirfd, path) is recorded with path, its second
+    argument (read at exit from the argument registers)."""
+    import ctypes
+    name = f"vigil-missing-{os.getpid()}"
+    dirfd = os.open("/tmp", os.O_RDONLY | os.O_DIRECTORY)
+    pid = os.fork()
+    if pid == 0:
+        try:
+            libc = ctypes.CDLL(None, use_errno=True)
+            argv = (ctypes.c_char_p * 2)(name.encode(), None)
+            envp = (ctypes.c_char_p * 1)(None)
+            libc.syscall(ctypes.c_long(EXECVEAT_NR[os.uname().machine]), ctypes.c_long(dirfd),
+                         name.encode(), argv, envp, ctypes.c_long(0))
+        finally:
+            os._exit(127)
+    os.close(dirfd)
+    _, status = os.waitpid(pid, 0)
+    assert os.WEXITSTATUS(status) == 127
+    ev = vigild.wait_for(act_of("exec_failed", pid), what="exec_failed of execveat")
+    assert ev["file"]["path"] == name
+    assert ev["error"]["code"] == "ENOENT"
+
+
 # 8 ---------------------------------------------------------------------
 def test_exit_code_and_signal(vigild):
     p = subprocess.Popen(["sh", "-c", "exit 3"])

@@ -87,6 +87,16 @@ static void test_every_entry_has_a_program(void **state)
 			found = bpf_object__find_program_by_name(o.all[i], q->name) != NULL;
 		if (!found)
 			fail_msg("sensor_progs entry %s names no BPF program", q->name);
+		/* a "_raw" program without a number would be attached to the
+		 * global sys_exit and run after every syscall of the host */
+		size_t nlen = strlen(q->name);
+		if (nlen > 4 && strcmp(q->name + nlen - 4, "_raw") == 0 && !q->exit_nr)
+			fail_msg("%s is a raw twin without a syscall number", q->name);
+		/* the module fallback handles these 32-bit numbers itself: a
+		 * program in their slots would take them by tail call (and
+		 * leave them, as compat calls) before the fallback saw them */
+		if (q->exit_nr == 128 || q->exit_nr == 129 || q->exit_nr == 350)
+			fail_msg("%s takes slot %d, a 32-bit module syscall", q->name, q->exit_nr);
 		/* a raw twin's tracepoint program is in the same object */
 		if (q->exit_nr) {
 			char twin[128];
