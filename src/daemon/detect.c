@@ -14,17 +14,11 @@
 #include <time.h>
 #include <unistd.h>
 #include "daemon.h"
+#include "../util/clock.h"
 
 #define SHARED_RULES_DIR "/usr/local/share/vigil/rules"
 
 static struct vg_flat ev_flat, out_flat; /* output thread only */
-
-static uint64_t wall_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
-}
 
 /* The shipped rules: $(dirname /proc/self/exe)/../rules, else the
  * installed ones. */
@@ -104,7 +98,7 @@ static void on_output(void *ctx, const struct engine_output *o)
 	if (d->alerts && o->len > 1 && o->json[o->len - 1] == '}') {
 		/* "vigil": {"latency_ns"}: from the kernel's timestamp of the
 		 * event to this write */
-		uint64_t now = wall_ns();
+		uint64_t now = clock_ns(CLOCK_REALTIME);
 		int64_t lat = (int64_t)(now - d->cur_event_ns);
 		bool ok = fwrite(o->json, 1, o->len - 1, d->alerts) == o->len - 1;
 		ok = fprintf(d->alerts, ",\"vigil\":{\"latency_ns\":%lld}}\n", (long long)lat) > 0 && ok;

@@ -33,7 +33,6 @@ static void on_signal(int sig)
 		got_stop = 1;
 }
 
-
 static void log_line(const char *line)
 {
 	fprintf(stderr, "vigild: %s\n", line);

@@ -4,6 +4,7 @@
 #include <time.h>
 #include <unistd.h>
 #include "daemon.h"
+#include "../util/clock.h"
 
 struct self_usage {
 	double cpu_seconds;
@@ -110,9 +111,7 @@ void metrics_json(struct daemon *d, struct strbuf *out)
 	struct self_usage u;
 	snap(d, &s);
 	self_usage(&u);
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	double wall = (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+	double wall = (double)clock_ns(CLOCK_MONOTONIC) / 1e9;
 	double cpu_pct = 0;
 	if (last_wall > 0 && wall > last_wall)
 		cpu_pct = 100.0 * (u.cpu_seconds - last_cpu) / (wall - last_wall);
@@ -160,9 +159,7 @@ void status_text(struct daemon *d, struct strbuf *out, bool json)
 	struct self_usage u;
 	snap(d, &s);
 	self_usage(&u);
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	double up = ((double)ts.tv_sec * 1e9 + (double)ts.tv_nsec - (double)d->start_mono_ns) / 1e9;
+	double up = (double)(clock_ns(CLOCK_MONOTONIC) - d->start_mono_ns) / 1e9;
 	if (json) {
 		struct jw w;
 		jw_init(&w, out);

@@ -27,7 +27,6 @@ struct auto_job {
 	bool enforce_block;   /* an exec of a blocked hash that ran: kill it, whatever the mode */
 };
 
-
 static void count(uint64_t *c)
 {
 	__atomic_add_fetch(c, 1, __ATOMIC_RELAXED);

@@ -108,7 +108,6 @@ struct store {
 	struct store_stats st; /* fields read by other threads: atomics */
 };
 
-
 #define ST_ADD(s, f, v) __atomic_add_fetch(&(s)->st.f, (v), __ATOMIC_RELAXED)
 #define ST_SET(s, f, v) __atomic_store_n(&(s)->st.f, (v), __ATOMIC_RELAXED)
 
