@@ -80,17 +80,17 @@ static void hash_exe(struct daemon *d, struct proc_image *img)
 	(void)d;
 }
 
-/* SCHED_BATCH for the calling thread (Linux scheduling calls act on
- * threads): same weight, no wakeup preemption. Event processing comes in
+/* SCHED_BATCH for one thread (Linux scheduling calls act on threads,
+ * not processes): same weight, no wakeup preemption. Event processing comes in
  * bursts that wake it while the processes making the events run; with the
  * normal policy it preempted them (a file storm ran x1.28 slower, x1.18
  * with SCHED_BATCH, x1.17 at nice 19 which would starve detection). */
-static void sched_batch_self(const struct daemon *d, const char *who)
+static void sched_batch(const struct daemon *d, pthread_t thread, const char *who)
 {
 	if (!d->cfg.batch_scheduling)
 		return;
 	struct sched_param sp = {.sched_priority = 0};
-	int e = pthread_setschedparam(pthread_self(), SCHED_BATCH, &sp);
+	int e = pthread_setschedparam(thread, SCHED_BATCH, &sp);
 	if (e)
 		fprintf(stderr, "vigild: %s thread: SCHED_BATCH: %s (keeping the normal policy)\n", who, strerror(e));
 }
@@ -101,7 +101,6 @@ static void *output_main(void *arg)
 	/* threads are named so that top -H and perf tell which part of
 	 * vigild a CPU cost belongs to */
 	pthread_setname_np(pthread_self(), "vigild-output");
-	sched_batch_self(d, "output");
 	struct strbuf sb;
 	sb_init(&sb);
 	/* the event's flat view, built while its JSON is written: the engine
@@ -569,11 +568,14 @@ int main(int argc, char **argv)
 	}
 	if (api_start(d))
 		fprintf(stderr, "vigild: API socket unavailable; `vigil` cannot reach this daemon\n");
+	/* after the responder's and the API's threads exist: they keep the
+	 * normal policy (exec permission answers must not wait). Both event
+	 * threads are switched from here, before "ready", so that whoever
+	 * waits for "ready" sees the policy in place. */
+	sched_batch(d, d->out_thread, "output");
+	sched_batch(d, pthread_self(), "sensor");
 	fprintf(stderr, "vigild: ready (%d programs attached, %d processes from /proc)\n",
 		sensor_attached(d->sensor), scanned);
-	/* after the responder's and the API's threads exist: they keep the
-	 * normal policy (exec permission answers must not wait) */
-	sched_batch_self(d, "sensor");
 
 	uint64_t last_rate = clock_ns(CLOCK_MONOTONIC), last_metrics = last_rate, last_sens = last_rate;
 	unsigned trim_tick = 0;
