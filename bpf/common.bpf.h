@@ -11,6 +11,7 @@
 #include <bpf/bpf_core_read.h>
 #include <bpf/bpf_endian.h>
 #include "records.h"
+#include "exits.h"
 
 char LICENSE[] SEC("license") = "GPL";
 
@@ -717,14 +718,11 @@ static __always_inline bool vg_compat_syscall(void)
 }
 #endif
 
-/* The exit handler of syscall SC, built twice from one body that sees the
- * syscall's return value as `ret`: NAME on the syscalls/sys_exit_SC
- * tracepoint, and NAME_raw for the raw sys_exit dispatcher (vg_exit_progs,
- * by syscall number: src/sensor/hooks.c). The loader uses one of the two.
- * Through the dispatcher a syscall pays one BPF program at exit and no
- * perf syscall probe; the probe alone (registered as soon as any
- * sys_exit_* tracepoint program is attached) cost every syscall on the
- * host about 70 ns here. */
+/* The exit handler of syscall SC: a body that sees the syscall's return
+ * value as `ret`, and NAME, the program on the syscalls/sys_exit_SC
+ * tracepoint that runs it. Under the raw sys_exit dispatch the tracepoint
+ * program is not loaded: the object's raw exit program (VG_RAW_EXITS)
+ * runs the body instead. */
 #define VG_SYS_EXIT(name, sc)                                                                      \
 	static __always_inline int name##_body(long ret);                                          \
 	SEC("tracepoint/syscalls/sys_exit_" #sc)                                                   \
@@ -732,14 +730,35 @@ static __always_inline bool vg_compat_syscall(void)
 	{                                                                                          \
 		return name##_body(ctx->ret);                                                      \
 	}                                                                                          \
+	static __always_inline int name##_body(long ret)
+
+/* NAME, an object's raw exit program: the raw sys_exit dispatcher
+ * (vg_module_fallback) tail-calls it, through vg_exit_progs, for each
+ * syscall of LIST (bpf/exits.h) whose handler the loader enabled, and it
+ * runs that handler's body. Through the dispatcher a syscall pays one BPF
+ * program at exit and no perf syscall probe; the probe alone (registered
+ * as soon as any sys_exit_* tracepoint program is attached) cost every
+ * syscall on the host about 70 ns here. 32-bit syscalls are numbered
+ * differently and left alone (vg_compat_syscall). */
+#if defined(__TARGET_ARCH_x86)
+#define VG_REGS_NR(regs) ((regs)->orig_ax)
+#else
+#define VG_REGS_NR(regs) (-1L) /* never dispatched: bpf/exits.h has x86-64 numbers */
+#endif
+#define VG_EXIT_CASE(prog, nr, hook)                                                               \
+	case nr:                                                                                   \
+		return prog##_body(ret);
+#define VG_RAW_EXITS(name, LIST)                                                                   \
 	SEC("tp_btf/sys_exit")                                                                     \
-	int BPF_PROG(name##_raw, struct pt_regs *regs, long ret)                                   \
+	int BPF_PROG(name, struct pt_regs *regs, long ret)                                         \
 	{                                                                                          \
 		if (vg_compat_syscall())                                                           \
 			return 0;                                                                  \
-		return name##_body(ret);                                                           \
-	}                                                                                          \
-	static __always_inline int name##_body(long ret)
+		switch (VG_REGS_NR(regs)) {                                                        \
+			LIST(VG_EXIT_CASE)                                                         \
+		}                                                                                  \
+		return 0;                                                                          \
+	}
 
 /* Per-thread state carried from sys_enter to sys_exit. */
 struct vg_args {

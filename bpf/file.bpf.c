@@ -750,3 +750,5 @@ VG_SYS_EXIT(vg_futimesat_exit, futimesat)
 	TAKE_ARGS(VG_HOOK_UTIMES, a);
 	return utimes_exit(ret, (int)a.a[0], a.a[1], a.a[2], 1, 0, s);
 }
+
+VG_RAW_EXITS(vg_file_exit_raw, VG_FILE_EXITS)

@@ -397,3 +397,5 @@ VG_SYS_EXIT(vg_socket_exit, socket)
 	vg_emit(s, sizeof(*e), VG_HOOK_SOCKET);
 	return 0;
 }
+
+VG_RAW_EXITS(vg_net_exit_raw, VG_NET_EXITS)

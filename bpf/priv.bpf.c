@@ -579,3 +579,5 @@ int BPF_PROG(vg_signal, int sig, struct kernel_siginfo *info, struct task_struct
 	vg_emit(s, sizeof(*e), VG_HOOK_SIGNAL);
 	return 0;
 }
+
+VG_RAW_EXITS(vg_priv_exit_raw, VG_PRIV_EXITS)

@@ -339,3 +339,5 @@ VG_SYS_EXIT(vg_memfd_exit, memfd_create)
 	vg_emit(s, cur, VG_HOOK_MEMFD);
 	return 0;
 }
+
+VG_RAW_EXITS(vg_process_exit_raw, VG_PROCESS_EXITS)

@@ -7,8 +7,11 @@ struct sensor_prog_info {
 	const char *name;
 	int hook;
 	const char *fallback_for; /* "category/event" tracepoint it replaces */
-	int exit_nr;              /* a raw sys_exit twin ("<program>_raw"): the x86-64
-				   * syscall it handles through vg_exit_progs; 0: not one */
+	int exit_nr;              /* a syscall exit handler (bpf/exits.h): its x86-64
+				   * syscall number, the slot of vg_exit_progs it takes
+				   * under dispatch; 0: not one */
+	bool raw;                 /* its object's raw exit program: tail-called
+				   * through vg_exit_progs, never attached */
 };
 extern const struct sensor_prog_info sensor_progs[];
 const struct sensor_prog_info *sensor_prog_lookup(const char *name);

@@ -44,13 +44,15 @@ struct sensor {
 	struct sensor_opts opts;
 	/* raw sys_exit dispatch (see vg_exit_progs in bpf/common.bpf.h): on
 	 * when the module fallback's raw sys_exit program runs anyway; the
-	 * tracepoint programs whose raw twins go in the table are not even
-	 * loaded (the verifier's time for 52 programs is over a second of
-	 * startup, a blind window). If the dispatcher does not come up, the
-	 * sensor is loaded again without it (sensor_open). */
+	 * exit handlers' tracepoint programs are not even loaded (the
+	 * verifier's time is a blind window at startup). If the dispatcher
+	 * does not come up, the sensor is loaded again without it
+	 * (sensor_open). */
 	bool dispatch;
 	bool dispatcher_up;
 	int fd_exit_progs;
+	uint8_t exit_hook[VG_EXIT_PROGS]; /* 1 + hook of the handler dispatched for a
+					   * syscall number; 0: none */
 	int ndispatched;
 	int nfailed; /* domains that did not load */
 	char why_undispatched[300];
@@ -202,10 +204,10 @@ static void choose_programs(struct sensor *s, struct bpf_object *obj, bool repor
 			bpf_program__set_autoload(p, false);
 			continue;
 		}
+		if (info->raw)
+			continue; /* decided below */
 		if (s->opts.hook_off[info->hook])
 			load = false;
-		else if (info->exit_nr)
-			load = s->dispatch;
 		else if (info->fallback_for) {
 			load = !tracepoint_exists(s, info->fallback_for) && s->opts.module_fallback;
 			if (load && !reported[info->hook]) {
@@ -229,40 +231,54 @@ static void choose_programs(struct sensor *s, struct bpf_object *obj, bool repor
 		}
 		bpf_program__set_autoload(p, load);
 	}
-	/* Exit handlers: a raw twin (loaded only under dispatch) replaces its
-	 * tracepoint program where that one would load. */
+	/* Exit handlers under dispatch: each syscall whose tracepoint program
+	 * would load goes to the object's raw exit program instead, through
+	 * its slot of vg_exit_progs, and the tracepoint program is not loaded.
+	 * The raw program loads only if it takes at least one syscall. */
+	struct bpf_program *raw = NULL;
+	bool any = false;
 	bpf_object__for_each_program(p, obj)
 	{
 		const struct sensor_prog_info *info = sensor_prog_lookup(bpf_program__name(p));
-		if (!info || !info->exit_nr)
+		if (info && info->raw)
+			raw = p;
+		if (!info || !info->exit_nr || !s->dispatch || !bpf_program__autoload(p))
 			continue;
-		char twin[128];
-		snprintf(twin, sizeof(twin), "%.*s", (int)(strlen(info->name) - 4), info->name); /* - "_raw" */
-		struct bpf_program *tp = bpf_object__find_program_by_name(obj, twin);
-		bool swap = s->dispatch && tp && bpf_program__autoload(tp);
-		bpf_program__set_autoload(p, swap);
-		if (swap)
-			bpf_program__set_autoload(tp, false);
+		s->exit_hook[info->exit_nr] = (uint8_t)(info->hook + 1);
+		bpf_program__set_autoload(p, false);
+		any = true;
 	}
+	if (raw)
+		bpf_program__set_autoload(raw, any);
 }
 
-/* Puts the loaded raw twins of obj into vg_exit_progs. */
+/* Points the vg_exit_progs slots of obj's exit handlers at its raw exit
+ * program. */
 static int dispatch_fill(struct sensor *s, struct bpf_object *obj)
 {
-	struct bpf_program *p;
+	struct bpf_program *p, *raw = NULL;
 	bpf_object__for_each_program(p, obj)
 	{
 		const struct sensor_prog_info *info = sensor_prog_lookup(bpf_program__name(p));
-		if (!info || !info->exit_nr || !bpf_program__autoload(p))
+		if (info && info->raw && bpf_program__autoload(p))
+			raw = p;
+	}
+	if (!raw)
+		return 0;
+	int fd = bpf_program__fd(raw);
+	bpf_object__for_each_program(p, obj)
+	{
+		const struct sensor_prog_info *info = sensor_prog_lookup(bpf_program__name(p));
+		if (!info || !info->exit_nr || !s->exit_hook[info->exit_nr])
 			continue;
 		__u32 key = (__u32)info->exit_nr;
-		int fd = bpf_program__fd(p);
 		if (bpf_map_update_elem(s->fd_exit_progs, &key, &fd, BPF_ANY)) {
 			int e = -errno;
 			say(s, "raw sys_exit dispatch of %s failed: %s", info->name, strerror(errno));
 			return e;
 		}
 		s->ndispatched++;
+		s->hook_active[info->hook] = true;
 	}
 	return 0;
 }
@@ -286,10 +302,8 @@ static int attach_all(struct sensor *s, struct bpf_object *obj)
 		if (!bpf_program__autoload(p))
 			continue;
 		const struct sensor_prog_info *info = sensor_prog_lookup(bpf_program__name(p));
-		if (info && info->exit_nr) { /* called through vg_exit_progs, never attached */
-			s->hook_active[info->hook] = true;
+		if (info && info->raw) /* tail-called through vg_exit_progs, never attached */
 			continue;
-		}
 		/* the module fallback's raw sys_exit program is the dispatcher */
 		bool dispatcher = strcmp(bpf_program__name(p), "vg_module_fallback") == 0;
 		struct bpf_link *l = attach_program(p, dispatcher);
@@ -439,7 +453,7 @@ static int open_once(struct sensor **out, const struct sensor_opts *opts, bool a
 	bool reported[VG_HOOK_MAX] = {0};
 	int e;
 #if defined(__x86_64__)
-	/* the twins' syscall numbers are x86-64's */
+	/* the exit handlers' syscall numbers (bpf/exits.h) are x86-64's */
 	s->dispatch = allow_dispatch && s->opts.module_fallback && !s->opts.hook_off[VG_HOOK_MODULE] &&
 		      s->vmlinux && s->tracefs && !tracepoint_exists(s, "syscalls/sys_enter_init_module");
 #endif

@@ -584,3 +584,26 @@ def test_exit_dispatch_modes(start_vigild, tmp, mode):
     ev = d.wait_for(lambda ev: get(ev, "event.action") == "connect" and ev["process"]["pid"] == os.getpid()
                     and get(ev, "destination.port") == port, timeout=T, what="refused connect")
     assert get(ev, "error.code") == "ECONNREFUSED"
+
+
+def test_hook_off_under_dispatch(start_vigild, tmp):
+    # The file object's exit handlers share one raw exit program: turning
+    # one hook off empties only its syscalls' dispatch slots. Renames (3
+    # syscalls) are not recorded; deletions, run by the same program, are.
+    d = start_vigild("metrics_interval = 2\nhook.rename = off\n")
+    text = d.stderr_text()
+    if DISPATCH_LINE in text:
+        n = int(text.split(DISPATCH_LINE)[0].rsplit("vigild: ", 1)[1].split()[0])
+        d2 = start_vigild("metrics_interval = 2\n")
+        m = int(d2.stderr_text().split(DISPATCH_LINE)[0].rsplit("vigild: ", 1)[1].split()[0])
+        assert n == m - 3, (n, m)
+    a, b = os.path.join(tmp, "a"), os.path.join(tmp, "b")
+    with open(a, "w"):
+        pass
+    os.rename(a, b)
+    os.unlink(b)
+    d.wait_for(mine("file_delete", b), timeout=T, what="unlink")
+    sync(d, tmp)
+    assert not [ev for ev in file_events(d, ME, tmp) if ev["event"]["action"] == "file_rename"]
+    hooks = json.loads(d.vigil("status", "--json").stdout)["hooks"]
+    assert not hooks["rename"]["active"] and hooks["unlink"]["active"], (hooks["rename"], hooks["unlink"])
