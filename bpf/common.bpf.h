@@ -718,43 +718,47 @@ static __always_inline bool vg_compat_syscall(void)
 }
 #endif
 
-/* The exit handler of syscall SC: a body that sees the syscall's return
- * value as `ret`, and NAME, the program on the syscalls/sys_exit_SC
- * tracepoint that runs it. Under the raw sys_exit dispatch the tracepoint
- * program is not loaded: the object's raw exit program (VG_RAW_EXITS)
- * runs the body instead. */
-#define VG_SYS_EXIT(name, sc)                                                                      \
-	static __always_inline int name##_body(long ret);                                          \
-	SEC("tracepoint/syscalls/sys_exit_" #sc)                                                   \
-	int name(struct trace_event_raw_sys_exit *ctx)                                             \
-	{                                                                                          \
-		return name##_body(ctx->ret);                                                      \
-	}                                                                                          \
-	static __always_inline int name##_body(long ret)
+/* The exit handler NAME: a body that sees the syscall's return value as
+ * `ret`. It is listed in bpf/exits.h, and its object's exit programs
+ * (VG_EXIT_PROGRAMS) run it. */
+#define VG_SYS_EXIT(name) static __always_inline int name##_body(long ret)
 
-/* NAME, an object's raw exit program: the raw sys_exit dispatcher
- * (vg_module_fallback) tail-calls it, through vg_exit_progs, for each
- * syscall of LIST (bpf/exits.h) whose handler the loader enabled, and it
- * runs that handler's body. Through the dispatcher a syscall pays one BPF
- * program at exit and no perf syscall probe; the probe alone (registered
- * as soon as any sys_exit_* tracepoint program is attached) cost every
- * syscall on the host about 70 ns here. 32-bit syscalls are numbered
- * differently and left alone (vg_compat_syscall). */
+/* An object's two exit programs, which run the handlers of LIST
+ * (bpf/exits.h) by syscall number; the loader uses one of them.
+ *   - RAW_NAME: the raw sys_exit dispatcher (vg_module_fallback) tail-calls
+ *     it, through vg_exit_progs, for each syscall whose handler the loader
+ *     enabled. A syscall then pays one BPF program at exit and no perf
+ *     syscall probe; the probe alone (registered as soon as any sys_exit_*
+ *     tracepoint program is attached) cost every syscall on the host about
+ *     70 ns here. 32-bit syscalls are numbered differently and left alone
+ *     (vg_compat_syscall).
+ *   - TP_NAME: attached to each enabled handler's syscalls/sys_exit_*
+ *     tracepoint, with the handler's number as the BPF cookie (a name, not
+ *     the syscall's number on this architecture). */
 #if defined(__TARGET_ARCH_x86)
 #define VG_REGS_NR(regs) ((regs)->orig_ax)
 #else
 #define VG_REGS_NR(regs) (-1L) /* never dispatched: bpf/exits.h has x86-64 numbers */
 #endif
-#define VG_EXIT_CASE(prog, nr, hook)                                                               \
+#define VG_EXIT_CASE(name, syscall, nr, hook)                                                      \
 	case nr:                                                                                   \
-		return prog##_body(ret);
-#define VG_RAW_EXITS(name, LIST)                                                                   \
+		return name##_body(ret);
+#define VG_EXIT_PROGRAMS(RAW_NAME, TP_NAME, LIST)                                                  \
 	SEC("tp_btf/sys_exit")                                                                     \
-	int BPF_PROG(name, struct pt_regs *regs, long ret)                                         \
+	int BPF_PROG(RAW_NAME, struct pt_regs *regs, long ret)                                     \
 	{                                                                                          \
 		if (vg_compat_syscall())                                                           \
 			return 0;                                                                  \
 		switch (VG_REGS_NR(regs)) {                                                        \
+			LIST(VG_EXIT_CASE)                                                         \
+		}                                                                                  \
+		return 0;                                                                          \
+	}                                                                                          \
+	SEC("tracepoint")                                                                          \
+	int TP_NAME(struct trace_event_raw_sys_exit *ctx)                                          \
+	{                                                                                          \
+		long ret = ctx->ret;                                                               \
+		switch (bpf_get_attach_cookie(ctx)) {                                              \
 			LIST(VG_EXIT_CASE)                                                         \
 		}                                                                                  \
 		return 0;                                                                          \

@@ -279,22 +279,22 @@ static __always_inline int open_exit(long ret, int sc)
 	return 0;
 }
 
-VG_SYS_EXIT(vg_open_exit, open)
+VG_SYS_EXIT(vg_open_exit)
 {
 	return open_exit(ret, OPEN_SC_OPEN);
 }
 
-VG_SYS_EXIT(vg_openat_exit, openat)
+VG_SYS_EXIT(vg_openat_exit)
 {
 	return open_exit(ret, OPEN_SC_OPENAT);
 }
 
-VG_SYS_EXIT(vg_openat2_exit, openat2)
+VG_SYS_EXIT(vg_openat2_exit)
 {
 	return open_exit(ret, OPEN_SC_OPENAT2);
 }
 
-VG_SYS_EXIT(vg_creat_exit, creat)
+VG_SYS_EXIT(vg_creat_exit)
 {
 	return open_exit(ret, OPEN_SC_CREAT);
 }
@@ -443,19 +443,19 @@ static __always_inline int rename_exit(long ret, int olddfd, __u64 oldp, int new
 	return 0;
 }
 
-VG_SYS_EXIT(vg_rename_exit, rename)
+VG_SYS_EXIT(vg_rename_exit)
 {
 	TAKE_ARGS(VG_HOOK_RENAME, a);
 	return rename_exit(ret, AT_FDCWD, a.a[0], AT_FDCWD, a.a[1], 0, s);
 }
 
-VG_SYS_EXIT(vg_renameat_exit, renameat)
+VG_SYS_EXIT(vg_renameat_exit)
 {
 	TAKE_ARGS(VG_HOOK_RENAME, a);
 	return rename_exit(ret, (int)a.a[0], a.a[1], (int)a.a[2], a.a[3], 0, s);
 }
 
-VG_SYS_EXIT(vg_renameat2_exit, renameat2)
+VG_SYS_EXIT(vg_renameat2_exit)
 {
 	TAKE_ARGS(VG_HOOK_RENAME, a);
 	return rename_exit(ret, (int)a.a[0], a.a[1], (int)a.a[2], a.a[3], a.a[4], s);
@@ -474,19 +474,19 @@ static __always_inline int unlink_exit(long ret, int dirfd, __u64 path, __u32 fl
 	return 0;
 }
 
-VG_SYS_EXIT(vg_unlink_exit, unlink)
+VG_SYS_EXIT(vg_unlink_exit)
 {
 	TAKE_ARGS(VG_HOOK_UNLINK, a);
 	return unlink_exit(ret, AT_FDCWD, a.a[0], 0, s);
 }
 
-VG_SYS_EXIT(vg_unlinkat_exit, unlinkat)
+VG_SYS_EXIT(vg_unlinkat_exit)
 {
 	TAKE_ARGS(VG_HOOK_UNLINK, a);
 	return unlink_exit(ret, (int)a.a[0], a.a[1], a.a[2], s);
 }
 
-VG_SYS_EXIT(vg_rmdir_exit, rmdir)
+VG_SYS_EXIT(vg_rmdir_exit)
 {
 	TAKE_ARGS(VG_HOOK_UNLINK, a);
 	return unlink_exit(ret, AT_FDCWD, a.a[0], AT_REMOVEDIR, s);
@@ -537,13 +537,13 @@ static __always_inline int chmod_exit(long ret, int dirfd, __u64 path, bool by_f
 	return 0;
 }
 
-VG_SYS_EXIT(vg_chmod_exit, chmod)
+VG_SYS_EXIT(vg_chmod_exit)
 {
 	TAKE_ARGS(VG_HOOK_CHMOD, a);
 	return chmod_exit(ret, AT_FDCWD, a.a[0], false, a.a[1], 0, 0, s);
 }
 
-VG_SYS_EXIT(vg_fchmod_exit, fchmod)
+VG_SYS_EXIT(vg_fchmod_exit)
 {
 	TAKE_ARGS(VG_HOOK_CHMOD, a);
 	struct vg_args saved;
@@ -552,13 +552,13 @@ VG_SYS_EXIT(vg_fchmod_exit, fchmod)
 	return chmod_exit(ret, (int)a.a[0], 0, true, a.a[1], 0, a.ts, s);
 }
 
-VG_SYS_EXIT(vg_fchmodat_exit, fchmodat)
+VG_SYS_EXIT(vg_fchmodat_exit)
 {
 	TAKE_ARGS(VG_HOOK_CHMOD, a);
 	return chmod_exit(ret, (int)a.a[0], a.a[1], false, a.a[2], 0, 0, s);
 }
 
-VG_SYS_EXIT(vg_fchmodat2_exit, fchmodat2)
+VG_SYS_EXIT(vg_fchmodat2_exit)
 {
 	TAKE_ARGS(VG_HOOK_CHMOD, a);
 	struct vg_args saved;
@@ -587,25 +587,25 @@ static __always_inline int chown_exit(long ret, int dirfd, __u64 path, bool by_f
 	return 0;
 }
 
-VG_SYS_EXIT(vg_chown_exit, chown)
+VG_SYS_EXIT(vg_chown_exit)
 {
 	TAKE_ARGS(VG_HOOK_CHOWN, a);
 	return chown_exit(ret, AT_FDCWD, a.a[0], false, a.a[1], a.a[2], 0, s);
 }
 
-VG_SYS_EXIT(vg_lchown_exit, lchown)
+VG_SYS_EXIT(vg_lchown_exit)
 {
 	TAKE_ARGS(VG_HOOK_CHOWN, a);
 	return chown_exit(ret, AT_FDCWD, a.a[0], false, a.a[1], a.a[2], AT_SYMLINK_NOFOLLOW, s);
 }
 
-VG_SYS_EXIT(vg_fchown_exit, fchown)
+VG_SYS_EXIT(vg_fchown_exit)
 {
 	TAKE_ARGS(VG_HOOK_CHOWN, a);
 	return chown_exit(ret, (int)a.a[0], 0, true, a.a[1], a.a[2], 0, s);
 }
 
-VG_SYS_EXIT(vg_fchownat_exit, fchownat)
+VG_SYS_EXIT(vg_fchownat_exit)
 {
 	TAKE_ARGS(VG_HOOK_CHOWN, a);
 	return chown_exit(ret, (int)a.a[0], a.a[1], false, a.a[2], a.a[3], a.a[4], s);
@@ -636,25 +636,25 @@ static __always_inline int symlink_exit(long ret, __u64 target, int newdfd, __u6
 	return 0;
 }
 
-VG_SYS_EXIT(vg_link_exit, link)
+VG_SYS_EXIT(vg_link_exit)
 {
 	TAKE_ARGS(VG_HOOK_LINK, a);
 	return link_exit(ret, AT_FDCWD, a.a[0], AT_FDCWD, a.a[1], 0, s);
 }
 
-VG_SYS_EXIT(vg_linkat_exit, linkat)
+VG_SYS_EXIT(vg_linkat_exit)
 {
 	TAKE_ARGS(VG_HOOK_LINK, a);
 	return link_exit(ret, (int)a.a[0], a.a[1], (int)a.a[2], a.a[3], a.a[4], s);
 }
 
-VG_SYS_EXIT(vg_symlink_exit, symlink)
+VG_SYS_EXIT(vg_symlink_exit)
 {
 	TAKE_ARGS(VG_HOOK_LINK, a);
 	return symlink_exit(ret, a.a[0], AT_FDCWD, a.a[1], s);
 }
 
-VG_SYS_EXIT(vg_symlinkat_exit, symlinkat)
+VG_SYS_EXIT(vg_symlinkat_exit)
 {
 	TAKE_ARGS(VG_HOOK_LINK, a);
 	return symlink_exit(ret, a.a[0], (int)a.a[1], a.a[2], s);
@@ -662,7 +662,7 @@ VG_SYS_EXIT(vg_symlinkat_exit, symlinkat)
 
 /* ------------------------------------------------------------ truncate */
 
-VG_SYS_EXIT(vg_truncate_exit, truncate)
+VG_SYS_EXIT(vg_truncate_exit)
 {
 	TAKE_ARGS(VG_HOOK_TRUNCATE, a);
 	struct vg_file *e = file1_begin(s);
@@ -672,7 +672,7 @@ VG_SYS_EXIT(vg_truncate_exit, truncate)
 	return 0;
 }
 
-VG_SYS_EXIT(vg_ftruncate_exit, ftruncate)
+VG_SYS_EXIT(vg_ftruncate_exit)
 {
 	TAKE_ARGS(VG_HOOK_TRUNCATE, a);
 	struct vg_file *e = file1_begin(s);
@@ -727,28 +727,28 @@ static __always_inline int utimes_exit(long ret, int dirfd, __u64 path, __u64 ti
 	return 0;
 }
 
-VG_SYS_EXIT(vg_utimensat_exit, utimensat)
+VG_SYS_EXIT(vg_utimensat_exit)
 {
 	TAKE_ARGS(VG_HOOK_UTIMES, a);
 	return utimes_exit(ret, (int)a.a[0], a.a[1], a.a[2], 0, a.a[3], s);
 }
 
-VG_SYS_EXIT(vg_utimes_exit, utimes)
+VG_SYS_EXIT(vg_utimes_exit)
 {
 	TAKE_ARGS(VG_HOOK_UTIMES, a);
 	return utimes_exit(ret, AT_FDCWD, a.a[0], a.a[1], 1, 0, s);
 }
 
-VG_SYS_EXIT(vg_utime_exit, utime)
+VG_SYS_EXIT(vg_utime_exit)
 {
 	TAKE_ARGS(VG_HOOK_UTIMES, a);
 	return utimes_exit(ret, AT_FDCWD, a.a[0], a.a[1], 2, 0, s);
 }
 
-VG_SYS_EXIT(vg_futimesat_exit, futimesat)
+VG_SYS_EXIT(vg_futimesat_exit)
 {
 	TAKE_ARGS(VG_HOOK_UTIMES, a);
 	return utimes_exit(ret, (int)a.a[0], a.a[1], a.a[2], 1, 0, s);
 }
 
-VG_RAW_EXITS(vg_file_exit_raw, VG_FILE_EXITS)
+VG_EXIT_PROGRAMS(vg_file_exit_raw, vg_file_exit, VG_FILE_EXITS)

@@ -162,7 +162,7 @@ int vg_connect_enter(struct trace_event_raw_sys_enter *ctx)
 	return 0;
 }
 
-VG_SYS_EXIT(vg_connect_exit, connect)
+VG_SYS_EXIT(vg_connect_exit)
 {
 	return emit_addr_call(VG_HOOK_CONNECT, VG_EV_NET_CONNECT, ret);
 }
@@ -174,7 +174,7 @@ int vg_bind_enter(struct trace_event_raw_sys_enter *ctx)
 	return 0;
 }
 
-VG_SYS_EXIT(vg_bind_exit, bind)
+VG_SYS_EXIT(vg_bind_exit)
 {
 	return emit_addr_call(VG_HOOK_BIND, VG_EV_NET_BIND, ret);
 }
@@ -201,12 +201,12 @@ static __always_inline int accept_exit(long fd)
 	return 0;
 }
 
-VG_SYS_EXIT(vg_accept_exit, accept)
+VG_SYS_EXIT(vg_accept_exit)
 {
 	return accept_exit(ret);
 }
 
-VG_SYS_EXIT(vg_accept4_exit, accept4)
+VG_SYS_EXIT(vg_accept4_exit)
 {
 	return accept_exit(ret);
 }
@@ -218,7 +218,7 @@ int vg_listen_enter(struct trace_event_raw_sys_enter *ctx)
 	return 0;
 }
 
-VG_SYS_EXIT(vg_listen_exit, listen)
+VG_SYS_EXIT(vg_listen_exit)
 {
 	struct vg_args a;
 	if (!vg_take_args(VG_HOOK_LISTEN, &a))
@@ -381,7 +381,7 @@ int vg_socket_enter(struct trace_event_raw_sys_enter *ctx)
 	return 0;
 }
 
-VG_SYS_EXIT(vg_socket_exit, socket)
+VG_SYS_EXIT(vg_socket_exit)
 {
 	struct vg_args a;
 	if (!vg_take_args(VG_HOOK_SOCKET, &a) || vg_skip(VG_HOOK_SOCKET))
@@ -398,4 +398,4 @@ VG_SYS_EXIT(vg_socket_exit, socket)
 	return 0;
 }
 
-VG_RAW_EXITS(vg_net_exit_raw, VG_NET_EXITS)
+VG_EXIT_PROGRAMS(vg_net_exit_raw, vg_net_exit, VG_NET_EXITS)

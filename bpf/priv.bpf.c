@@ -123,7 +123,7 @@ static __always_inline int creds_exit(long ret)
 	{                                                                 \
 		return creds_enter(ctx, sc);                              \
 	}                                                                 \
-	VG_SYS_EXIT(vg_##name##_exit, name)                             \
+	VG_SYS_EXIT(vg_##name##_exit)                                     \
 	{                                                                 \
 		return creds_exit(ret);                                   \
 	}
@@ -176,7 +176,7 @@ int vg_ptrace_enter(struct trace_event_raw_sys_enter *ctx)
 	return 0;
 }
 
-VG_SYS_EXIT(vg_ptrace_exit, ptrace)
+VG_SYS_EXIT(vg_ptrace_exit)
 {
 	struct vg_args a;
 	if (!vg_take_args(VG_HOOK_PTRACE, &a) || vg_skip(VG_HOOK_PTRACE))
@@ -317,7 +317,7 @@ int BPF_PROG(vg_module_fallback, struct pt_regs *regs, long ret)
 {
 	long nr = regs->orig_ax;
 	/* the exit handlers, when the loader put them here (see
-	 * vg_exit_progs); each leaves compat syscalls alone (VG_SYS_EXIT) */
+	 * vg_exit_progs); they leave compat syscalls alone (VG_EXIT_PROGRAMS) */
 	if ((unsigned long)nr < VG_EXIT_PROGS)
 		bpf_tail_call(ctx, &vg_exit_progs, (__u32)nr);
 	__u32 sc;
@@ -391,7 +391,7 @@ int vg_mount_enter(struct trace_event_raw_sys_enter *ctx)
 	return 0;
 }
 
-VG_SYS_EXIT(vg_mount_exit, mount)
+VG_SYS_EXIT(vg_mount_exit)
 {
 	struct vg_args a;
 	if (!vg_take_args(VG_HOOK_MOUNT, &a) || vg_skip(VG_HOOK_MOUNT))
@@ -421,7 +421,7 @@ int vg_umount_enter(struct trace_event_raw_sys_enter *ctx)
 	return 0;
 }
 
-VG_SYS_EXIT(vg_umount_exit, umount)
+VG_SYS_EXIT(vg_umount_exit)
 {
 	struct vg_args a;
 	if (!vg_take_args(VG_HOOK_MOUNT, &a) || vg_skip(VG_HOOK_MOUNT))
@@ -448,7 +448,7 @@ int vg_move_mount_enter(struct trace_event_raw_sys_enter *ctx)
 	return 0;
 }
 
-VG_SYS_EXIT(vg_move_mount_exit, move_mount)
+VG_SYS_EXIT(vg_move_mount_exit)
 {
 	struct vg_args a;
 	if (!vg_take_args(VG_HOOK_MOUNT, &a) || vg_skip(VG_HOOK_MOUNT))
@@ -504,7 +504,7 @@ int vg_bpf_enter(struct trace_event_raw_sys_enter *ctx)
 	return 0;
 }
 
-VG_SYS_EXIT(vg_bpf_exit, bpf)
+VG_SYS_EXIT(vg_bpf_exit)
 {
 	struct vg_args a;
 	if (!vg_take_args(VG_HOOK_BPF, &a) || vg_skip(VG_HOOK_BPF))
@@ -580,4 +580,4 @@ int BPF_PROG(vg_signal, int sig, struct kernel_siginfo *info, struct task_struct
 	return 0;
 }
 
-VG_RAW_EXITS(vg_priv_exit_raw, VG_PRIV_EXITS)
+VG_EXIT_PROGRAMS(vg_priv_exit_raw, vg_priv_exit, VG_PRIV_EXITS)

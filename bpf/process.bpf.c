@@ -229,12 +229,12 @@ static __always_inline int exec_exit(long ret, bool at)
 	return 0;
 }
 
-VG_SYS_EXIT(vg_execve_exit, execve)
+VG_SYS_EXIT(vg_execve_exit)
 {
 	return exec_exit(ret, false);
 }
 
-VG_SYS_EXIT(vg_execveat_exit, execveat)
+VG_SYS_EXIT(vg_execveat_exit)
 {
 	return exec_exit(ret, true);
 }
@@ -281,7 +281,7 @@ int BPF_PROG(vg_exit, struct task_struct *p)
 	return 0;
 }
 
-VG_SYS_EXIT(vg_setsid_exit, setsid)
+VG_SYS_EXIT(vg_setsid_exit)
 {
 	if (ret < 0 || vg_skip(VG_HOOK_SETSID))
 		return 0;
@@ -323,7 +323,7 @@ int vg_memfd_enter(struct trace_event_raw_sys_enter *ctx)
 	return 0;
 }
 
-VG_SYS_EXIT(vg_memfd_exit, memfd_create)
+VG_SYS_EXIT(vg_memfd_exit)
 {
 	struct vg_args a;
 	if (!vg_take_args(VG_HOOK_MEMFD, &a) || vg_skip(VG_HOOK_MEMFD))
@@ -340,4 +340,4 @@ VG_SYS_EXIT(vg_memfd_exit, memfd_create)
 	return 0;
 }
 
-VG_RAW_EXITS(vg_process_exit_raw, VG_PROCESS_EXITS)
+VG_EXIT_PROGRAMS(vg_process_exit_raw, vg_process_exit, VG_PROCESS_EXITS)

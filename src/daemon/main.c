@@ -574,7 +574,7 @@ int main(int argc, char **argv)
 	 * waits for "ready" sees the policy in place. */
 	sched_batch(d, d->out_thread, "output");
 	sched_batch(d, pthread_self(), "sensor");
-	fprintf(stderr, "vigild: ready (%d programs attached, %d processes from /proc)\n",
+	fprintf(stderr, "vigild: ready (%d attach points, %d processes from /proc)\n",
 		sensor_attached(d->sensor), scanned);
 
 	uint64_t last_rate = clock_ns(CLOCK_MONOTONIC), last_metrics = last_rate, last_sens = last_rate;

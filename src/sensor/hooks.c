@@ -33,64 +33,65 @@ const struct sensor_hook_info sensor_hooks[VG_HOOK_MAX] = {
 	[VG_HOOK_SIGNAL] = {"signal", "signals to other processes"},
 };
 
-/* A syscall exit handler's tracepoint program (bpf/exits.h). */
-#define EXIT_ROW(prog, nr, hook) {#prog, hook, NULL, nr, false},
-/* An object's raw exit program (VG_RAW_EXITS): it feeds the hooks of the
- * object's exit handlers, so it has none of its own. */
-#define RAW_ROW(prog) {#prog, -1, NULL, 0, true},
+#define EXIT_ROW(handler, syscall, nr, hook) {#handler, #syscall, nr, hook},
+static const struct sensor_exit_info process_exits[] = {VG_PROCESS_EXITS(EXIT_ROW){NULL, NULL, 0, 0}};
+static const struct sensor_exit_info file_exits[] = {VG_FILE_EXITS(EXIT_ROW){NULL, NULL, 0, 0}};
+static const struct sensor_exit_info net_exits[] = {VG_NET_EXITS(EXIT_ROW){NULL, NULL, 0, 0}};
+static const struct sensor_exit_info priv_exits[] = {VG_PRIV_EXITS(EXIT_ROW){NULL, NULL, 0, 0}};
+
+/* An object's two exit programs (VG_EXIT_PROGRAMS). */
+#define EXIT_PROGRAMS(object)                                              \
+	{"vg_" #object "_exit_raw", -1, NULL, object##_exits, true},        \
+	{"vg_" #object "_exit", -1, NULL, object##_exits, false},
 
 /* Every BPF program, the hook it feeds. A program whose attach point is
  * missing degrades its hook; `fallback_for` names the tracepoint that a
  * fallback program replaces (loaded only when that one is missing). */
 const struct sensor_prog_info sensor_progs[] = {
-	{"vg_exec", VG_HOOK_EXEC, NULL, 0, false},
-	{"vg_fork", VG_HOOK_FORK, NULL, 0, false},
-	{"vg_exit", VG_HOOK_EXIT, NULL, 0, false},
-	{"vg_comm", VG_HOOK_RENAME_COMM, NULL, 0, false},
-	{"vg_memfd_enter", VG_HOOK_MEMFD, NULL, 0, false},
-	VG_PROCESS_EXITS(EXIT_ROW)
-	RAW_ROW(vg_process_exit_raw)
+	{"vg_exec", VG_HOOK_EXEC, NULL, NULL, false},
+	{"vg_fork", VG_HOOK_FORK, NULL, NULL, false},
+	{"vg_exit", VG_HOOK_EXIT, NULL, NULL, false},
+	{"vg_comm", VG_HOOK_RENAME_COMM, NULL, NULL, false},
+	{"vg_memfd_enter", VG_HOOK_MEMFD, NULL, NULL, false},
+	EXIT_PROGRAMS(process)
 	/* file.bpf.c */
-	{"vg_fchmod_enter", VG_HOOK_CHMOD, NULL, 0, false},
-	{"vg_fchmodat2_enter", VG_HOOK_CHMOD, NULL, 0, false},
-	VG_FILE_EXITS(EXIT_ROW)
-	RAW_ROW(vg_file_exit_raw)
+	{"vg_fchmod_enter", VG_HOOK_CHMOD, NULL, NULL, false},
+	{"vg_fchmodat2_enter", VG_HOOK_CHMOD, NULL, NULL, false},
+	EXIT_PROGRAMS(file)
 	/* net.bpf.c */
-	{"vg_connect_enter", VG_HOOK_CONNECT, NULL, 0, false},
-	{"vg_bind_enter", VG_HOOK_BIND, NULL, 0, false},
-	{"vg_listen_enter", VG_HOOK_LISTEN, NULL, 0, false},
-	{"vg_sendto_enter", VG_HOOK_DNS, NULL, 0, false},
-	{"vg_sendmsg_enter", VG_HOOK_DNS, NULL, 0, false},
-	{"vg_sendmmsg_enter", VG_HOOK_DNS, NULL, 0, false},
-	{"vg_socket_enter", VG_HOOK_SOCKET, NULL, 0, false},
-	VG_NET_EXITS(EXIT_ROW)
-	RAW_ROW(vg_net_exit_raw)
+	{"vg_connect_enter", VG_HOOK_CONNECT, NULL, NULL, false},
+	{"vg_bind_enter", VG_HOOK_BIND, NULL, NULL, false},
+	{"vg_listen_enter", VG_HOOK_LISTEN, NULL, NULL, false},
+	{"vg_sendto_enter", VG_HOOK_DNS, NULL, NULL, false},
+	{"vg_sendmsg_enter", VG_HOOK_DNS, NULL, NULL, false},
+	{"vg_sendmmsg_enter", VG_HOOK_DNS, NULL, NULL, false},
+	{"vg_socket_enter", VG_HOOK_SOCKET, NULL, NULL, false},
+	EXIT_PROGRAMS(net)
 	/* priv.bpf.c */
-	{"vg_setuid_enter", VG_HOOK_CREDS, NULL, 0, false},
-	{"vg_setgid_enter", VG_HOOK_CREDS, NULL, 0, false},
-	{"vg_setreuid_enter", VG_HOOK_CREDS, NULL, 0, false},
-	{"vg_setregid_enter", VG_HOOK_CREDS, NULL, 0, false},
-	{"vg_setresuid_enter", VG_HOOK_CREDS, NULL, 0, false},
-	{"vg_setresgid_enter", VG_HOOK_CREDS, NULL, 0, false},
-	{"vg_setfsuid_enter", VG_HOOK_CREDS, NULL, 0, false},
-	{"vg_setfsgid_enter", VG_HOOK_CREDS, NULL, 0, false},
-	{"vg_capset_enter", VG_HOOK_CREDS, NULL, 0, false},
-	{"vg_ptrace_enter", VG_HOOK_PTRACE, NULL, 0, false},
-	{"vg_init_module_enter", VG_HOOK_MODULE, NULL, 0, false},
-	{"vg_init_module_exit", VG_HOOK_MODULE, NULL, 0, false},
-	{"vg_finit_module_enter", VG_HOOK_MODULE, NULL, 0, false},
-	{"vg_finit_module_exit", VG_HOOK_MODULE, NULL, 0, false},
-	{"vg_delete_module_enter", VG_HOOK_MODULE, NULL, 0, false},
-	{"vg_delete_module_exit", VG_HOOK_MODULE, NULL, 0, false},
-	{"vg_module_fallback", VG_HOOK_MODULE, "syscalls/sys_enter_init_module", 0, false},
-	{"vg_mount_enter", VG_HOOK_MOUNT, NULL, 0, false},
-	{"vg_umount_enter", VG_HOOK_MOUNT, NULL, 0, false},
-	{"vg_move_mount_enter", VG_HOOK_MOUNT, NULL, 0, false},
-	{"vg_bpf_enter", VG_HOOK_BPF, NULL, 0, false},
-	{"vg_signal", VG_HOOK_SIGNAL, NULL, 0, false},
-	VG_PRIV_EXITS(EXIT_ROW)
-	RAW_ROW(vg_priv_exit_raw)
-	{NULL, 0, NULL, 0, false},
+	{"vg_setuid_enter", VG_HOOK_CREDS, NULL, NULL, false},
+	{"vg_setgid_enter", VG_HOOK_CREDS, NULL, NULL, false},
+	{"vg_setreuid_enter", VG_HOOK_CREDS, NULL, NULL, false},
+	{"vg_setregid_enter", VG_HOOK_CREDS, NULL, NULL, false},
+	{"vg_setresuid_enter", VG_HOOK_CREDS, NULL, NULL, false},
+	{"vg_setresgid_enter", VG_HOOK_CREDS, NULL, NULL, false},
+	{"vg_setfsuid_enter", VG_HOOK_CREDS, NULL, NULL, false},
+	{"vg_setfsgid_enter", VG_HOOK_CREDS, NULL, NULL, false},
+	{"vg_capset_enter", VG_HOOK_CREDS, NULL, NULL, false},
+	{"vg_ptrace_enter", VG_HOOK_PTRACE, NULL, NULL, false},
+	{"vg_init_module_enter", VG_HOOK_MODULE, NULL, NULL, false},
+	{"vg_init_module_exit", VG_HOOK_MODULE, NULL, NULL, false},
+	{"vg_finit_module_enter", VG_HOOK_MODULE, NULL, NULL, false},
+	{"vg_finit_module_exit", VG_HOOK_MODULE, NULL, NULL, false},
+	{"vg_delete_module_enter", VG_HOOK_MODULE, NULL, NULL, false},
+	{"vg_delete_module_exit", VG_HOOK_MODULE, NULL, NULL, false},
+	{"vg_module_fallback", VG_HOOK_MODULE, "syscalls/sys_enter_init_module", NULL, false},
+	{"vg_mount_enter", VG_HOOK_MOUNT, NULL, NULL, false},
+	{"vg_umount_enter", VG_HOOK_MOUNT, NULL, NULL, false},
+	{"vg_move_mount_enter", VG_HOOK_MOUNT, NULL, NULL, false},
+	{"vg_bpf_enter", VG_HOOK_BPF, NULL, NULL, false},
+	{"vg_signal", VG_HOOK_SIGNAL, NULL, NULL, false},
+	EXIT_PROGRAMS(priv)
+	{NULL, 0, NULL, NULL, false},
 };
 
 int sensor_hook_by_name(const char *name)

@@ -3,15 +3,24 @@
 #define VIGIL_SENSOR_HOOKS_H
 #include "sensor.h"
 
+/* A syscall exit handler (bpf/exits.h). */
+struct sensor_exit_info {
+	const char *handler;
+	const char *syscall; /* its tracepoint: syscalls/sys_exit_<syscall> */
+	int nr;              /* x86-64 number: its slot of vg_exit_progs under
+			      * dispatch, its BPF cookie on the tracepoint */
+	int hook;
+};
+
 struct sensor_prog_info {
 	const char *name;
-	int hook;
+	int hook;                 /* -1 for an exit program: its handlers' hooks */
 	const char *fallback_for; /* "category/event" tracepoint it replaces */
-	int exit_nr;              /* a syscall exit handler (bpf/exits.h): its x86-64
-				   * syscall number, the slot of vg_exit_progs it takes
-				   * under dispatch; 0: not one */
-	bool raw;                 /* its object's raw exit program: tail-called
-				   * through vg_exit_progs, never attached */
+	/* an exit program (VG_EXIT_PROGRAMS in bpf/common.bpf.h): the
+	 * handlers it runs, up to one with no handler name; NULL otherwise */
+	const struct sensor_exit_info *exits;
+	bool raw; /* the raw one: tail-called through vg_exit_progs, never
+		   * attached; else the tracepoint one */
 };
 extern const struct sensor_prog_info sensor_progs[];
 const struct sensor_prog_info *sensor_prog_lookup(const char *name);

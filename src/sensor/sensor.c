@@ -204,8 +204,8 @@ static void choose_programs(struct sensor *s, struct bpf_object *obj, bool repor
 			bpf_program__set_autoload(p, false);
 			continue;
 		}
-		if (info->raw)
-			continue; /* decided below */
+		if (info->exits)
+			continue; /* decided below, with its handlers */
 		if (s->opts.hook_off[info->hook])
 			load = false;
 		else if (info->fallback_for) {
@@ -231,54 +231,97 @@ static void choose_programs(struct sensor *s, struct bpf_object *obj, bool repor
 		}
 		bpf_program__set_autoload(p, load);
 	}
-	/* Exit handlers under dispatch: each syscall whose tracepoint program
-	 * would load goes to the object's raw exit program instead, through
-	 * its slot of vg_exit_progs, and the tracepoint program is not loaded.
-	 * The raw program loads only if it takes at least one syscall. */
-	struct bpf_program *raw = NULL;
+	/* Exit handlers: enabled where their hook is on and their syscall's
+	 * exit tracepoint exists. Under dispatch the object's raw exit
+	 * program runs them, from their slots of vg_exit_progs; otherwise its
+	 * tracepoint exit program, attached to each of their tracepoints. An
+	 * exit program loads only if it has a handler to run. */
 	bool any = false;
 	bpf_object__for_each_program(p, obj)
 	{
 		const struct sensor_prog_info *info = sensor_prog_lookup(bpf_program__name(p));
-		if (info && info->raw)
-			raw = p;
-		if (!info || !info->exit_nr || !s->dispatch || !bpf_program__autoload(p))
+		if (!info || !info->exits || info->raw)
 			continue;
-		s->exit_hook[info->exit_nr] = (uint8_t)(info->hook + 1);
-		bpf_program__set_autoload(p, false);
-		any = true;
+		for (const struct sensor_exit_info *e = info->exits; e->handler; e++) {
+			char tp[128];
+			snprintf(tp, sizeof(tp), "syscalls/sys_exit_%s", e->syscall);
+			if (s->opts.hook_off[e->hook])
+				continue;
+			if (!tracepoint_exists(s, tp)) {
+				if (!reported[e->hook])
+					say(s, "kernel lacks tracepoint %s: %s are not recorded", tp,
+					    sensor_hooks[e->hook].what);
+				reported[e->hook] = true;
+				continue;
+			}
+			s->exit_hook[e->nr] = (uint8_t)(e->hook + 1);
+			any = true;
+		}
 	}
-	if (raw)
-		bpf_program__set_autoload(raw, any);
+	bpf_object__for_each_program(p, obj)
+	{
+		const struct sensor_prog_info *info = sensor_prog_lookup(bpf_program__name(p));
+		if (info && info->exits)
+			bpf_program__set_autoload(p, any && info->raw == s->dispatch);
+	}
 }
 
-/* Points the vg_exit_progs slots of obj's exit handlers at its raw exit
- * program. */
+/* Points the slots of obj's enabled exit handlers at its raw exit program. */
 static int dispatch_fill(struct sensor *s, struct bpf_object *obj)
 {
-	struct bpf_program *p, *raw = NULL;
+	struct bpf_program *p;
 	bpf_object__for_each_program(p, obj)
 	{
 		const struct sensor_prog_info *info = sensor_prog_lookup(bpf_program__name(p));
-		if (info && info->raw && bpf_program__autoload(p))
-			raw = p;
-	}
-	if (!raw)
-		return 0;
-	int fd = bpf_program__fd(raw);
-	bpf_object__for_each_program(p, obj)
-	{
-		const struct sensor_prog_info *info = sensor_prog_lookup(bpf_program__name(p));
-		if (!info || !info->exit_nr || !s->exit_hook[info->exit_nr])
+		if (!info || !info->raw || !bpf_program__autoload(p))
 			continue;
-		__u32 key = (__u32)info->exit_nr;
-		if (bpf_map_update_elem(s->fd_exit_progs, &key, &fd, BPF_ANY)) {
-			int e = -errno;
-			say(s, "raw sys_exit dispatch of %s failed: %s", info->name, strerror(errno));
-			return e;
+		int fd = bpf_program__fd(p);
+		for (const struct sensor_exit_info *e = info->exits; e->handler; e++) {
+			if (!s->exit_hook[e->nr])
+				continue;
+			__u32 key = (__u32)e->nr;
+			if (bpf_map_update_elem(s->fd_exit_progs, &key, &fd, BPF_ANY)) {
+				int err = -errno;
+				say(s, "raw sys_exit dispatch of %s failed: %s", e->handler, strerror(errno));
+				return err;
+			}
+			s->ndispatched++;
+			s->hook_active[e->hook] = true;
 		}
-		s->ndispatched++;
-		s->hook_active[info->hook] = true;
+	}
+	return 0;
+}
+
+static int keep_link(struct sensor *s, struct bpf_link *l)
+{
+	if (s->nlinks >= MAX_LINKS) {
+		bpf_link__destroy(l);
+		return -E2BIG;
+	}
+	s->links[s->nlinks++] = l;
+	return 0;
+}
+
+/* Attaches a tracepoint exit program to the exit tracepoint of each of
+ * its enabled handlers, the handler's number as the cookie it switches on. */
+static int attach_exits(struct sensor *s, struct bpf_program *p, const struct sensor_exit_info *exits)
+{
+	for (const struct sensor_exit_info *e = exits; e->handler; e++) {
+		if (!s->exit_hook[e->nr])
+			continue;
+		char event[128];
+		snprintf(event, sizeof(event), "sys_exit_%s", e->syscall);
+		LIBBPF_OPTS(bpf_tracepoint_opts, o, .bpf_cookie = (__u64)e->nr);
+		struct bpf_link *l = bpf_program__attach_tracepoint_opts(p, "syscalls", event, &o);
+		if (!l) {
+			say(s, "cannot attach %s to syscalls/%s: %s; %s are incomplete", bpf_program__name(p),
+			    event, strerror(errno), sensor_hooks[e->hook].what);
+			continue;
+		}
+		int err = keep_link(s, l);
+		if (err)
+			return err;
+		s->hook_active[e->hook] = true;
 	}
 	return 0;
 }
@@ -304,6 +347,12 @@ static int attach_all(struct sensor *s, struct bpf_object *obj)
 		const struct sensor_prog_info *info = sensor_prog_lookup(bpf_program__name(p));
 		if (info && info->raw) /* tail-called through vg_exit_progs, never attached */
 			continue;
+		if (info && info->exits) {
+			int err = attach_exits(s, p, info->exits);
+			if (err)
+				return err;
+			continue;
+		}
 		/* the module fallback's raw sys_exit program is the dispatcher */
 		bool dispatcher = strcmp(bpf_program__name(p), "vg_module_fallback") == 0;
 		struct bpf_link *l = attach_program(p, dispatcher);
@@ -316,11 +365,9 @@ static int attach_all(struct sensor *s, struct bpf_object *obj)
 			    info ? sensor_hooks[info->hook].what : "events");
 			continue;
 		}
-		if (s->nlinks >= MAX_LINKS) {
-			bpf_link__destroy(l);
-			return -E2BIG;
-		}
-		s->links[s->nlinks++] = l;
+		int err = keep_link(s, l);
+		if (err)
+			return err;
 		if (info)
 			s->hook_active[info->hook] = true;
 		if (dispatcher)

@@ -32,6 +32,7 @@ extern const struct sensor_hook_info sensor_hooks[VG_HOOK_MAX];
 int sensor_hook_by_name(const char *name); /* -1 when unknown */
 
 int sensor_open(struct sensor **out, const struct sensor_opts *opts, char *err, size_t errlen);
+/* Attach points in use: links, one per tracepoint a program is attached to. */
 int sensor_attached(const struct sensor *s);
 /* Hooks with at least one attached program. */
 bool sensor_hook_active(const struct sensor *s, int hook);
