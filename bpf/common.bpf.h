@@ -251,6 +251,26 @@ static __always_inline bool vg_skip(__u32 hook)
 	return false;
 }
 
+/* Typed view of a kernel address: loads through it are plain loads that
+ * the JIT guards with an exception-table entry (a fault reads 0), not
+ * helper calls. */
+extern void *bpf_rdonly_cast(const void *obj, __u32 btf_id) __ksym;
+
+/* P as an untrusted pointer of its own type. The verifier checks every
+ * pointer loaded through a trusted one (the current task, a tp_btf
+ * argument) against the kernel's nested-trust annotations, looked up by
+ * name: up to four linear scans of the kernel's BTF per load, 45% of
+ * vigild's startup CPU here. Loads through an untrusted pointer are the
+ * same exception-guarded loads without that, and the cast costs nothing
+ * at run time. Helpers that take a task want the trusted one. */
+#define VG_UNTRUSTED(p) ((typeof(p))bpf_rdonly_cast((p), bpf_core_type_id_kernel(typeof(*(p)))))
+
+/* The current task, for loads (see VG_UNTRUSTED). */
+static __always_inline struct task_struct *vg_task(void)
+{
+	return VG_UNTRUSTED(bpf_get_current_task_btf());
+}
+
 static __always_inline __u32 vg_pid_nr(struct pid *pid)
 {
 	return BPF_CORE_READ(pid, numbers[0].nr);
@@ -265,7 +285,7 @@ static __always_inline __u32 vg_pid_nr(struct pid *pid)
  * case) needs none. */
 static __always_inline void vg_fill_task(struct vg_task_ctx *c)
 {
-	struct task_struct *t = bpf_get_current_task_btf();
+	struct task_struct *t = vg_task();
 	c->pid = t->tgid;
 	c->tid = t->pid;
 	struct task_struct *leader = t->group_leader;
@@ -435,10 +455,6 @@ static __always_inline long vg_put_ubytes(struct vg_scratch *s, __u32 *cur,
 	return 0;
 }
 
-/* Typed view of a kernel address: loads through it are plain loads that
- * the JIT guards with an exception-table entry (a fault reads 0), not
- * helper calls. */
-extern void *bpf_rdonly_cast(const void *obj, __u32 btf_id) __ksym;
 
 /* Kernels from 6.17 let bpf_rdonly_cast(p, 0) make any address readable as
  * bytes; the names are then copied with plain 8-byte loads. Local flavour of
@@ -609,7 +625,7 @@ static __always_inline struct file *vg_fd_file(struct task_struct *t, long fd)
 static __always_inline void vg_put_cwd(struct vg_scratch *s, __u32 *cur, struct vg_blob *b)
 {
 	struct path p = {};
-	bpf_core_read(&p, sizeof(p), &bpf_get_current_task_btf()->fs->pwd);
+	bpf_core_read(&p, sizeof(p), &vg_task()->fs->pwd);
 	vg_put_path(s, cur, b, (__u64)p.dentry, (__u64)p.mnt);
 }
 
@@ -626,7 +642,7 @@ static __always_inline void vg_put_base(struct vg_scratch *s, __u32 *cur, struct
 		vg_put_cwd(s, cur, &p->base);
 		return;
 	}
-	struct file *f = vg_fd_file(bpf_get_current_task_btf(), dirfd);
+	struct file *f = vg_fd_file(vg_task(), dirfd);
 	vg_put_file_path(s, cur, &p->base, f);
 }
 

@@ -208,7 +208,7 @@ static __always_inline int open_exit(long ret, int sc)
 {
 	if (ret < 0)
 		return 0;
-	struct file *f = vg_fd_file(bpf_get_current_task_btf(), ret);
+	struct file *f = vg_fd_file(vg_task(), ret);
 	if (!f)
 		return 0;
 	__u32 fmode = f->f_mode;
@@ -322,7 +322,7 @@ __noinline int put_fdpath(struct vg_scratch *s, __u32 *cur, struct vg_path *p, i
 {
 	if (!s || !cur || !p)
 		return 0;
-	struct file *f = vg_fd_file(bpf_get_current_task_btf(), fd);
+	struct file *f = vg_fd_file(vg_task(), fd);
 	if (f)
 		vg_put_file_path(s, cur, &p->path, f);
 	return 0;
@@ -331,7 +331,7 @@ __noinline int put_fdpath(struct vg_scratch *s, __u32 *cur, struct vg_path *p, i
 /* The inode of the file open on fd, for records about an fd. */
 static __always_inline void fd_inode(struct vg_file *e, int fd)
 {
-	struct file *f = vg_fd_file(bpf_get_current_task_btf(), fd);
+	struct file *f = vg_fd_file(vg_task(), fd);
 	if (!f)
 		return;
 	struct inode *ino = BPF_CORE_READ(f, f_inode);
@@ -498,7 +498,7 @@ VG_SYS_EXIT(vg_rmdir_exit)
  * kept in the ts slot of the saved arguments, with bit 32 set. */
 static __always_inline __u64 fd_mode(int fd)
 {
-	struct file *f = vg_fd_file(bpf_get_current_task_btf(), fd);
+	struct file *f = vg_fd_file(vg_task(), fd);
 	return f ? (1ULL << 32) | BPF_CORE_READ(f, f_inode, i_mode) : 0;
 }
 

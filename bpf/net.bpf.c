@@ -26,7 +26,7 @@ static __always_inline bool inet_family(__u16 fam)
 
 static __always_inline struct sock *fd_sock(int fd)
 {
-	struct task_struct *t = bpf_get_current_task_btf();
+	struct task_struct *t = vg_task();
 	struct fdtable *fdt = t->files->fdt;
 	if (fd < 0 || (unsigned int)fd >= fdt->max_fds)
 		return 0;

@@ -236,7 +236,7 @@ static __always_inline int emit_module(__u32 sc, __u64 a0, __u64 a1, __u64 a2, l
 		/* finit_module(fd, params, flags) */
 		e->flags = a2;
 		vg_put_ustr(s, &cur, &e->args, (const char *)a1, 1024);
-		struct file *f = vg_fd_file(bpf_get_current_task_btf(), (int)a0);
+		struct file *f = vg_fd_file(vg_task(), (int)a0);
 		vg_put_file_path(s, &cur, &e->name, f);
 	} else {
 		/* delete_module(name, flags) */
@@ -460,7 +460,7 @@ VG_SYS_EXIT(vg_move_mount_exit)
 	e->h.ret = ret;
 	e->flags = a.a[4];
 	__u32 cur = sizeof(*e);
-	struct task_struct *t = bpf_get_current_task_btf();
+	struct task_struct *t = vg_task();
 	struct file *from = vg_fd_file(t, (int)a.a[0]);
 	if (a.a[4] & MOVE_MOUNT_F_EMPTY_PATH) {
 		/* from_dfd is the fsmount() fd: name its filesystem */

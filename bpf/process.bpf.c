@@ -120,6 +120,8 @@ static __noinline int env_scan(struct vg_scratch *s, __u32 *cur, struct vg_blob 
 SEC("tp_btf/sched_process_exec")
 int BPF_PROG(vg_exec, struct task_struct *p, pid_t old_pid, struct linux_binprm *bprm)
 {
+	p = VG_UNTRUSTED(p); /* loads only: see VG_UNTRUSTED */
+	bprm = VG_UNTRUSTED(bprm);
 	if (vg_skip(VG_HOOK_EXEC))
 		return 0;
 	struct vg_scratch *s = vg_buf();
@@ -263,6 +265,7 @@ int BPF_PROG(vg_fork, struct task_struct *parent, struct task_struct *child)
 SEC("tp_btf/sched_process_exit")
 int BPF_PROG(vg_exit, struct task_struct *p)
 {
+	p = VG_UNTRUSTED(p);
 	/* report the process once: when its last thread leaves */
 	struct signal_struct *sig = p->signal;
 	if (sig->live.counter != 0)
