@@ -396,4 +396,4 @@ def test_storm_polling(start_vigild, tmp_path):
     shutil.copy("/bin/true", marker)
     subprocess.run([marker], check=True)
     d.wait_for(lambda ev: ev.get("event", {}).get("action") == "exec"
-               and ev.get("process", {}).get("executable") == marker, timeout=10, what="exec after the storm")
+               and ev.get("process", {}).get("executable") == marker, timeout=30, what="exec after the storm")

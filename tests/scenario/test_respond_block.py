@@ -102,10 +102,17 @@ def test_block_by_hash_denies_copies(start_vigild, work):
     assert r.returncode == -signal.SIGKILL, (r.returncode, r.stdout)
     assert time.time() - t0 < 5
     pid = json.loads(r.stdout.splitlines()[0])["pid"]
-    acts = [json.loads(x) for x in d.vigil("actions", "--json", "--store", os.path.join(d.workdir, "store"))
-            .stdout.splitlines()]
-    assert any(a["actor"] == "block:" + hs and a["target"] == f"pid {pid}" and a["result"] == "ok"
-               for a in acts), acts
+    # the responder records the kill once it has seen the process gone,
+    # which is when our wait returned too: poll for it
+    deadline = time.time() + 10
+    while True:
+        acts = [json.loads(x) for x in d.vigil("actions", "--json", "--store", os.path.join(d.workdir, "store"))
+                .stdout.splitlines()]
+        if any(a["actor"] == "block:" + hs and a["target"] == f"pid {pid}" and a["result"] == "ok"
+               for a in acts):
+            break
+        assert time.time() < deadline, acts
+        time.sleep(0.1)
     d.vigil("unblock", "--hash", hs)
     b = blocks(d)
     assert b["mode"] == "fanotify" and b["armed"]

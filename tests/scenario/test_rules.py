@@ -783,6 +783,16 @@ true
 """
     try:
         pid, rc, _ = run(["bash", "-c", script])
+        # before the cgroup goes: vigild names a process's container from
+        # its cgroup path, which it may look up only when the events come
+        in_ctr = lambda a: get(a["events"][0], "container.id") == cid  # noqa: E731
+        expect(vd, "privilege_escalation/container_unshare_mount", sid=pid, pred=in_ctr)
+        if rootdev.startswith("/dev/"):
+            a = expect(vd, "privilege_escalation/container_host_disk_mount", sid=pid, pred=in_ctr)
+            assert get(a["events"][0], "vigil.mount.source") == rootdev
+        expect(vd, "privilege_escalation/container_proc_sys_mount", sid=pid, pred=in_ctr)
+        expect(vd, "privilege_escalation/container_nsenter", sid=pid)
+        expect(vd, "privilege_escalation/container_runtime_socket_access", sid=pid, pred=in_ctr)
     finally:
         for _ in range(50):
             try:
@@ -795,14 +805,6 @@ true
                 os.rmdir(parent)
             except OSError:
                 pass
-    in_ctr = lambda a: get(a["events"][0], "container.id") == cid  # noqa: E731
-    expect(vd, "privilege_escalation/container_unshare_mount", sid=pid, pred=in_ctr)
-    if rootdev.startswith("/dev/"):
-        a = expect(vd, "privilege_escalation/container_host_disk_mount", sid=pid, pred=in_ctr)
-        assert get(a["events"][0], "vigil.mount.source") == rootdev
-    expect(vd, "privilege_escalation/container_proc_sys_mount", sid=pid, pred=in_ctr)
-    expect(vd, "privilege_escalation/container_nsenter", sid=pid)
-    expect(vd, "privilege_escalation/container_runtime_socket_access", sid=pid, pred=in_ctr)
 
     # benign: the runtime socket used from the host, not from a container
     b1, _, _ = run(["curl", "-s", "-m", "1", "--unix-socket", "/var/run/docker.sock", "http://localhost/version"])
