@@ -455,7 +455,6 @@ static __always_inline long vg_put_ubytes(struct vg_scratch *s, __u32 *cur,
 	return 0;
 }
 
-
 /* Kernels from 6.17 let bpf_rdonly_cast(p, 0) make any address readable as
  * bytes; the names are then copied with plain 8-byte loads. Local flavour of
  * the kernel's enum, so that this builds against an older vmlinux.h. */

@@ -44,8 +44,8 @@ struct sensor {
 	struct sensor_opts opts;
 	/* raw sys_exit dispatch (see vg_exit_progs in bpf/common.bpf.h): on
 	 * when the module fallback's raw sys_exit program runs anyway; the
-	 * exit handlers' tracepoint programs are not even loaded (the
-	 * verifier's time is a blind window at startup). If the dispatcher
+	 * tracepoint exit programs are not even loaded (the verifier's time
+	 * is a blind window at startup). If the dispatcher
 	 * does not come up, the sensor is loaded again without it
 	 * (sensor_open). */
 	bool dispatch;
@@ -248,9 +248,11 @@ static void choose_programs(struct sensor *s, struct bpf_object *obj, bool repor
 			if (s->opts.hook_off[e->hook])
 				continue;
 			if (!tracepoint_exists(s, tp)) {
+				/* once per hook: without syscall tracepoints at
+				 * all, this would be 52 lines */
 				if (!reported[e->hook])
-					say(s, "kernel lacks tracepoint %s: %s are not recorded", tp,
-					    sensor_hooks[e->hook].what);
+					say(s, "kernel lacks tracepoint %s: %s through %s() are not recorded", tp,
+					    sensor_hooks[e->hook].what, e->syscall);
 				reported[e->hook] = true;
 				continue;
 			}
