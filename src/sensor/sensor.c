@@ -51,8 +51,7 @@ struct sensor {
 	bool dispatch;
 	bool dispatcher_up;
 	int fd_exit_progs;
-	uint8_t exit_hook[VG_EXIT_PROGS]; /* 1 + hook of the handler dispatched for a
-					   * syscall number; 0: none */
+	bool exit_on[VG_EXIT_PROGS]; /* the exit handler of this number is enabled */
 	int ndispatched;
 	int nfailed; /* domains that did not load */
 	char why_undispatched[300];
@@ -256,7 +255,7 @@ static void choose_programs(struct sensor *s, struct bpf_object *obj, bool repor
 				reported[e->hook] = true;
 				continue;
 			}
-			s->exit_hook[e->nr] = (uint8_t)(e->hook + 1);
+			s->exit_on[e->nr] = true;
 			any = true;
 		}
 	}
@@ -279,7 +278,7 @@ static int dispatch_fill(struct sensor *s, struct bpf_object *obj)
 			continue;
 		int fd = bpf_program__fd(p);
 		for (const struct sensor_exit_info *e = info->exits; e->handler; e++) {
-			if (!s->exit_hook[e->nr])
+			if (!s->exit_on[e->nr])
 				continue;
 			__u32 key = (__u32)e->nr;
 			if (bpf_map_update_elem(s->fd_exit_progs, &key, &fd, BPF_ANY)) {
@@ -309,7 +308,7 @@ static int keep_link(struct sensor *s, struct bpf_link *l)
 static int attach_exits(struct sensor *s, struct bpf_program *p, const struct sensor_exit_info *exits)
 {
 	for (const struct sensor_exit_info *e = exits; e->handler; e++) {
-		if (!s->exit_hook[e->nr])
+		if (!s->exit_on[e->nr])
 			continue;
 		char event[128];
 		snprintf(event, sizeof(event), "sys_exit_%s", e->syscall);
