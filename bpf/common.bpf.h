@@ -735,7 +735,9 @@ static __always_inline bool vg_compat_syscall(void)
 
 /* The exit handler NAME: a body that sees the syscall's return value as
  * `ret`. It is listed in bpf/exits.h, and its object's exit programs
- * (VG_EXIT_PROGRAMS) run it. */
+ * (VG_EXIT_PROGRAMS) run it. One left out of the list is an unused
+ * function, which the BPF build (-Wall -Werror, unused functions not
+ * exempted) refuses. */
 #define VG_SYS_EXIT(name) static __always_inline int name##_body(long ret)
 
 /* An object's two exit programs, which run the handlers of LIST
