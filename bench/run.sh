@@ -20,6 +20,9 @@
 #     spread here is ~10%, and repeats add samples without another start-up)
 #   WORKLOADS="exec file open connect mixed"   CONDITIONS="baseline vigild auditd busy"
 #   VIGILD=build/vigild   VIGILD_ARGS= (extra vigild options, e.g. --no-store)
+#   CONDITIONS may add vigild_b: a second vigild column, VIGILD_B (default
+#     $VIGILD) with VIGILD_B_ARGS, to compare two builds or two configurations
+#     in the same rounds (a few percent is below the spread between sittings)
 #   WORKLOAD=(default build/bench/workload, built if missing)
 #   WORKLOAD_DIR=loop (where the file and open workloads work; "loop" = a fresh
 #     journaled ext4 on a loop device that the script makes and removes,
@@ -62,7 +65,7 @@ for w in $WORKLOADS; do
 	case $w in exec | file | open | connect | mixed) ;; *) die "unknown workload '$w' in WORKLOADS" ;; esac
 done
 for c in $CONDITIONS; do
-	case $c in baseline | vigild | auditd | busy) ;; *) die "unknown condition '$c' in CONDITIONS" ;; esac
+	case $c in baseline | vigild | vigild_b | auditd | busy) ;; *) die "unknown condition '$c' in CONDITIONS" ;; esac
 done
 [[ " $CONDITIONS " == *" baseline "* ]] || die "CONDITIONS must include baseline (ratios are relative to it)"
 
@@ -79,7 +82,16 @@ count_for() {
 [[ $VIGILD_STOPPED == [01] ]] || die "VIGILD_STOPPED must be 0 or 1 (got '$VIGILD_STOPPED')"
 STOPPED_PREFIX=
 ((VIGILD_STOPPED)) && STOPPED_PREFIX="VIGILD_STOPPED=1 "
-COMMAND="${VIGILD_ARGS:+VIGILD_ARGS=\"$VIGILD_ARGS\" }${STOPPED_PREFIX}RUNS=$RUNS EXEC_N=$EXEC_N FILE_N=$FILE_N OPEN_N=$OPEN_N CONNECT_N=$CONNECT_N MIXED_N=$MIXED_N"
+VIGILD_B=${VIGILD_B:-$VIGILD}
+VIGILD_B_ARGS=${VIGILD_B_ARGS:-}
+VIGILD_A=$VIGILD
+VIGILD_A_ARGS=${VIGILD_ARGS:-}
+B_PREFIX=
+if [[ " $CONDITIONS " == *" vigild_b "* ]]; then
+	[[ $VIGILD_B != "$VIGILD" ]] && B_PREFIX+="VIGILD_B=$VIGILD_B "
+	[[ -n $VIGILD_B_ARGS ]] && B_PREFIX+="VIGILD_B_ARGS=\"$VIGILD_B_ARGS\" "
+fi
+COMMAND="${VIGILD_ARGS:+VIGILD_ARGS=\"$VIGILD_ARGS\" }${B_PREFIX}${STOPPED_PREFIX}RUNS=$RUNS EXEC_N=$EXEC_N FILE_N=$FILE_N OPEN_N=$OPEN_N CONNECT_N=$CONNECT_N MIXED_N=$MIXED_N"
 ((REPEAT != 1)) && COMMAND+=" REPEAT=$REPEAT"
 [[ $WORKLOADS != "exec file open connect mixed" ]] && COMMAND+=" WORKLOADS=\"$WORKLOADS\""
 [[ $WORKLOAD_DIR != loop ]] && COMMAND+=" WORKLOAD_DIR=$WORKLOAD_DIR"
@@ -307,13 +319,15 @@ audit_preflight
 for c in $CONDITIONS; do
 	case $c in
 	baseline | busy) ACTIVE[$c]=1 ;;
-	vigild)
-		if [[ ! -x $VIGILD ]]; then
-			SKIP[vigild]="$VIGILD not found (not built yet: run 'make')"
+	vigild | vigild_b)
+		bin=$VIGILD
+		[[ $c == vigild_b ]] && bin=$VIGILD_B
+		if [[ ! -x $bin ]]; then
+			SKIP[$c]="$bin not found (not built yet: run 'make')"
 		elif ((EUID != 0)); then
-			SKIP[vigild]="vigild needs root"
+			SKIP[$c]="vigild needs root"
 		else
-			ACTIVE[vigild]=1
+			ACTIVE[$c]=1
 		fi
 		;;
 	auditd)
@@ -343,7 +357,7 @@ run_one() {
 	ops=$(sed -n 's/.*"ops_per_sec":\([0-9.]*\).*/\1/p' <<<"$out")
 	[[ -n $secs && -n $ops ]] || { log "  $cond/$w: unparsable output: $out"; return 1; }
 	case $cond in
-	vigild) ((VIGILD_STOPPED)) || settle "$@" ;;
+	vigild | vigild_b) ((VIGILD_STOPPED)) || settle "$@" ;;
 	auditd) audit_settle ;;
 	esac
 	t1=$(cpu_ticks "$@")
@@ -368,11 +382,17 @@ for ((ROUND = 1; ROUND <= RUNS; ROUND++)); do
 		sync
 		pids=()
 		case $c in
-		vigild)
+		vigild | vigild_b)
+			# vigild_start runs $VIGILD with $VIGILD_ARGS
+			if [[ $c == vigild_b ]]; then
+				VIGILD=$VIGILD_B VIGILD_ARGS=$VIGILD_B_ARGS
+			else
+				VIGILD=$VIGILD_A VIGILD_ARGS=$VIGILD_A_ARGS
+			fi
 			if ! vigild_start /dev/null "$SCRATCH"; then
-				SKIP[vigild]="failed in round $ROUND: $VIGILD_WHY"
-				unset 'ACTIVE[vigild]'
-				log "vigild column disabled: ${SKIP[vigild]}"
+				SKIP[$c]="failed in round $ROUND: $VIGILD_WHY"
+				unset "ACTIVE[$c]"
+				log "$c column disabled: ${SKIP[$c]}"
 				continue
 			fi
 			pids=("$VIGILD_PID")
@@ -405,15 +425,15 @@ for ((ROUND = 1; ROUND <= RUNS; ROUND++)); do
 		for ((k = 0; k < REPEAT * ${#WL[@]}; k++)); do
 			w=${WL[k % ${#WL[@]}]}
 			run_one "$c" "$w" "${pids[@]}"
-			if [[ $c == vigild ]] && ! pid_alive "$VIGILD_PID"; then
-				SKIP[vigild]="vigild died during round $ROUND ($w); last stderr: $(tail -n 5 "$VIGILD_LOG" | paste -sd ';' -)"
-				unset 'ACTIVE[vigild]'
-				log "vigild column disabled: ${SKIP[vigild]}"
+			if [[ $c == vigild* ]] && ! pid_alive "$VIGILD_PID"; then
+				SKIP[$c]="$c died during round $ROUND ($w); last stderr: $(tail -n 5 "$VIGILD_LOG" | paste -sd ';' -)"
+				unset "ACTIVE[$c]"
+				log "$c column disabled: ${SKIP[$c]}"
 				break
 			fi
 		done
 		case $c in
-		vigild)
+		vigild | vigild_b)
 			((VIGILD_STOPPED)) && kill -CONT "$VIGILD_PID"
 			vigild_stop || log "warning: vigild did not stop cleanly in round $ROUND"
 			;;
@@ -534,6 +554,9 @@ table() {
 	printf 'CPU ms = CPU time used by the sensor itself (vigild; auditd + kauditd) from the start of a run until it was idle again.\n'
 	[[ " $CONDITIONS " == *" busy "* ]] && printf 'busy = no sensor, one other CPU kept busy by a loop without system calls: the floor for any consumer that runs while the workload runs (1.00 where CPUs do not slow each other).\n'
 	((VIGILD_STOPPED)) && printf 'VIGILD_STOPPED=1: vigild was stopped (SIGSTOP) once ready, so its column is the kernel side alone (eBPF programs and tracepoint dispatch, no consumer).\n'
+	if [[ " $CONDITIONS " == *" vigild_b "* ]]; then
+		printf 'vigild = %s%s; vigild_b = %s%s.\n' "$VIGILD_A" "${VIGILD_A_ARGS:+ $VIGILD_A_ARGS}" "$VIGILD_B" "${VIGILD_B_ARGS:+ $VIGILD_B_ARGS}"
+	fi
 	for c in $CONDITIONS; do
 		[[ -n ${SKIP[$c]:-} ]] && printf '\n**%s column skipped:** %s\n' "$c" "${SKIP[$c]}"
 	done
