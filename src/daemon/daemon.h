@@ -111,7 +111,7 @@ void detect_wait(struct daemon *d);
 bool detect_active(struct daemon *d);
 /* fl: the event's flat view built while encoding (NULL: parsed from json). */
 void detect_event(struct daemon *d, uint64_t event_ns, const char *json, size_t len, const struct vg_flat *fl);
-void detect_reload(struct daemon *d);
+bool detect_reload(struct daemon *d); /* true: a rebuild started */
 void detect_close(struct daemon *d);
 /* src/daemon/response.c: opens the responder (never fatal), records
  * each action in state.db and as a "response" event, and hands alerts of

@@ -249,21 +249,23 @@ static void *reload_main(void *arg)
 	return NULL;
 }
 
-void detect_reload(struct daemon *d)
+bool detect_reload(struct daemon *d)
 {
 	if (d->no_rules || !d->rules_dir)
-		return;
+		return false;
 	if (__atomic_exchange_n(&d->rules_reloading, true, __ATOMIC_ACQ_REL))
-		return; /* one at a time */
+		return false; /* one at a time */
 	pthread_t t;
 	pthread_attr_t at;
 	pthread_attr_init(&at);
 	pthread_attr_setdetachstate(&at, PTHREAD_CREATE_DETACHED);
-	if (pthread_create(&t, &at, reload_main, d)) {
+	bool started = pthread_create(&t, &at, reload_main, d) == 0;
+	if (!started) {
 		fprintf(stderr, "vigild: rules reload: cannot start a thread\n");
 		__atomic_store_n(&d->rules_reloading, false, __ATOMIC_RELEASE);
 	}
 	pthread_attr_destroy(&at);
+	return started;
 }
 
 /* After the output thread has stopped. */

@@ -591,11 +591,13 @@ int main(int argc, char **argv)
 			got_hup = 0;
 			bool ok = reload(d);
 			response_reload(d);
-			detect_reload(d);
-			/* said once the responder and the rules have it too, so a
-			 * reader of this line can count on every new setting */
+			bool rebuilding = detect_reload(d);
+			/* said once the sensor and the responder have it; the
+			 * rules build on their own thread, and "N rules loaded
+			 * ... on reload" says when they are in use */
 			if (ok)
-				fprintf(stderr, "vigild: configuration reloaded from %s\n", d->config_path);
+				fprintf(stderr, "vigild: configuration reloaded from %s%s\n", d->config_path,
+					rebuilding ? "; rebuilding the rules" : "");
 		}
 		uint64_t now = clock_ns(CLOCK_MONOTONIC);
 		if (now - last_rate >= 1000000000ULL) {
