@@ -104,6 +104,18 @@ class Vigild:
                 raise AssertionError(f"no {what} within {timeout} s ({len(self._events)} events seen)")
             time.sleep(0.05)
 
+    def barrier(self, timeout=10.0):
+        """Returns once every event that happened before the call is in
+        events-out: records share one ring, read and written in the order
+        they were reserved, so once the exec of a marker made now shows
+        up, nothing earlier is still on its way. For checks that something
+        was NOT recorded (the exec hook must be on)."""
+        token = f"vigil-barrier-{os.getpid()}-{time.monotonic_ns()}"
+        p = subprocess.run(["/bin/sh", "-c", ":", token], timeout=10)
+        assert p.returncode == 0
+        self.wait_for(lambda e: e["event"]["action"] == "exec" and token in e["process"].get("args", []),
+                      timeout=timeout, what="the barrier's exec")
+
     def find_all(self, pred):
         self._read_new()
         out = []

@@ -98,6 +98,15 @@ def sess():
             if time.time() > deadline:
                 raise AssertionError(f"the leader's exit never reached the store: {r.stderr}")
             time.sleep(0.3)
+        # ... and state.db has the alert row (written apart from the stream)
+        deadline = time.time() + 20
+        while True:
+            r = vigil(store, "alerts", "--json", check=False)
+            if r.returncode == 0 and any(get(a, "process.pid") == s.cat_pid for a in json_lines(r.stdout)):
+                break
+            if time.time() > deadline:
+                raise AssertionError(f"the alert never reached state.db: {r.stderr}")
+            time.sleep(0.3)
         yield s
     finally:
         d.stop()

@@ -133,7 +133,7 @@ def test_ptrace_attach(vigild):
         and get(e, "vigil.ptrace.request_name") == "PTRACE_SEIZE", what="PTRACE_SEIZE")
     assert get(ev, "vigil.target.pid") == out["target"]
     # PTRACE_INTERRUPT and PTRACE_DETACH are debugger chatter, not recorded
-    time.sleep(0.5)
+    vigild.barrier()
     chatter = vigild.find_all(lambda e: action("ptrace")(e) and _is(out["tracer"])(e)
                               and get(e, "vigil.ptrace.request") in (0x4207, 17))
     assert chatter == []
