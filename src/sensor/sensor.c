@@ -652,11 +652,6 @@ uint64_t sensor_storm_polls(const struct sensor *s)
 	return __atomic_load_n(&s->storm_polls, __ATOMIC_RELAXED);
 }
 
-int sensor_epoll_fd(struct sensor *s)
-{
-	return ring_buffer__epoll_fd(s->rb);
-}
-
 void sensor_counters(struct sensor *s, uint64_t out[VG_HOOK_MAX][VG_CNT_MAX])
 {
 	uint64_t *vals = calloc(s->ncpus, sizeof(uint64_t));

@@ -41,7 +41,6 @@ bool sensor_hook_active(const struct sensor *s, int hook);
 int sensor_poll(struct sensor *s, int timeout_ms);
 /* Polls made in storm mode since start (see sensor_poll). */
 uint64_t sensor_storm_polls(const struct sensor *s);
-int sensor_epoll_fd(struct sensor *s);
 void sensor_counters(struct sensor *s, uint64_t out[VG_HOOK_MAX][VG_CNT_MAX]);
 void sensor_close(struct sensor *s);
 
