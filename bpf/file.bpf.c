@@ -358,9 +358,9 @@ static __always_inline void put_at_path(struct vg_scratch *s, __u32 *cur, struct
 }
 
 /* The end of every file record: one copy of this code for all the
- * handlers (a subprogram, not inlined), so that a create, a rename and an
- * unlink in a row run the same instructions from the cache. True when the
- * record went out. */
+ * handlers (a subprogram, not inlined). Inlined in each of them, it made
+ * the exit program's JIT image 133 KB instead of 55. True when the record
+ * went out. */
 static __noinline int file_finish(struct vg_scratch *s, __u32 cur, __u32 type, __u32 hook, long ret)
 {
 	if (!s || vg_skip(hook))

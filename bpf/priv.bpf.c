@@ -322,7 +322,7 @@ int BPF_PROG(vg_module_fallback, struct pt_regs *regs, long ret)
 	 * vg_exit_progs); they leave compat syscalls alone (VG_EXIT_PROGRAMS).
 	 * One tail call per number, each with a constant key: the JIT makes
 	 * those direct jumps, where a key held in a register is an indirect
-	 * jump through a retpoline (about 30 ns a record here). */
+	 * jump through a retpoline (about 20 ns a record here). */
 #define VG_TAIL_CASE(name, syscall, nr, hook)                                                      \
 	case nr:                                                                                   \
 		bpf_tail_call(ctx, &vg_exit_progs, nr);                                            \

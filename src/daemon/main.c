@@ -594,7 +594,7 @@ int main(int argc, char **argv)
 			bool rebuilding = detect_reload(d);
 			/* said once the sensor and the responder have it; the
 			 * rules build on their own thread, and "N rules loaded
-			 * ... on reload" says when they are in use */
+			 * ... on reload" says when they are done */
 			if (ok)
 				fprintf(stderr, "vigild: configuration reloaded from %s%s\n", d->config_path,
 					rebuilding ? "; rebuilding the rules" : "");
