@@ -359,8 +359,7 @@ static __always_inline void put_at_path(struct vg_scratch *s, __u32 *cur, struct
 
 /* The end of every file record: one copy of this code for all the
  * handlers (a subprogram, not inlined). Inlined in each of them, it made
- * the exit program's JIT image 133 KB instead of 55. True when the record
- * went out. */
+ * the exit program's JIT image 133 KB instead of 55. */
 static __noinline int file_finish(struct vg_scratch *s, __u32 cur, __u32 type, __u32 hook, long ret)
 {
 	if (!s || vg_skip(hook))
@@ -369,7 +368,7 @@ static __noinline int file_finish(struct vg_scratch *s, __u32 cur, __u32 type, _
 	vg_fill_hdr(h, type, hook);
 	h->ret = ret;
 	vg_emit(s, cur, hook);
-	return 1;
+	return 0;
 }
 
 static __always_inline struct vg_file *file1_begin(struct vg_scratch *s)

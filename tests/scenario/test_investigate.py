@@ -88,25 +88,12 @@ def sess():
                               and e["process"]["executable"].endswith("/id"), what="id exec")["process"]["pid"]
         s.alert = d.wait_for_alert(lambda a: a["kind"] == "alert" and get(a, "process.pid") == s.cat_pid,
                                    timeout=15, what="alert for cat /etc/shadow")
-        # ... and the store has it once flushed (at most the flush interval later)
-        deadline = time.time() + 20
-        while True:
-            r = vigil(store, "events", "--pid", str(s.sid), "--json", check=False)
-            evs = json_lines(r.stdout) if r.returncode == 0 else []
-            if any(e["event"]["action"] == "exit" for e in evs):
-                break
-            if time.time() > deadline:
-                raise AssertionError(f"the leader's exit never reached the store: {r.stderr}")
-            time.sleep(0.3)
-        # ... and state.db has the alert row (written apart from the stream)
-        deadline = time.time() + 20
-        while True:
-            r = vigil(store, "alerts", "--json", check=False)
-            if r.returncode == 0 and any(get(a, "process.pid") == s.cat_pid for a in json_lines(r.stdout)):
-                break
-            if time.time() > deadline:
-                raise AssertionError(f"the alert never reached state.db: {r.stderr}")
-            time.sleep(0.3)
+        # ... and the store has it once flushed (at most the flush interval
+        # later), the alert row in state.db too (written apart from the stream)
+        stored_until(store, ["events", "--pid", str(s.sid)], lambda e: e["event"]["action"] == "exit",
+                     "the leader's exit never reached the store")
+        stored_until(store, ["alerts"], lambda a: get(a, "process.pid") == s.cat_pid,
+                     "the alert never reached state.db")
         yield s
     finally:
         d.stop()
@@ -114,6 +101,18 @@ def sess():
         for f in (FILE, FILE + ".moved"):
             if os.path.exists(f):
                 os.unlink(f)
+
+
+def stored_until(store, args, pred, why, timeout=20):
+    """Polls `vigil ARGS --json` on the store until a line matches pred."""
+    deadline = time.time() + timeout
+    while True:
+        r = vigil(store, *args, "--json", check=False)
+        if r.returncode == 0 and any(pred(x) for x in json_lines(r.stdout)):
+            return
+        if time.time() > deadline:
+            raise AssertionError(f"{why}: {r.stderr}")
+        time.sleep(0.3)
 
 
 def positions(text, needles):

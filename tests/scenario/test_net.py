@@ -286,11 +286,9 @@ def test_dns_glibc_resolver(vigild, dns_server):
     # getaddrinfo's pair is waited for whole: its two queries may arrive
     # in different reads of the ring
     for name, want in (("vigil-gai.example.com", {"A", "AAAA"}), ("vigil-ghbn.example.com", None)):
-        def queries():
-            return vigild.find_all(lambda e: action("dns_query")(e) and e["dns"]["question"]["name"] == name)
         deadline = time.time() + 15
         while True:
-            evs = queries()
+            evs = vigild.find_all(lambda e: action("dns_query")(e) and e["dns"]["question"]["name"] == name)
             got = {e["dns"]["question"]["type"] for e in evs}
             if (want is None and got) or (want is not None and want <= got) or time.time() > deadline:
                 break
