@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Active defense: time from a reverse shell's execve to its death by vigild's
 # automatic kill (the shipped rule "shell with a network socket as stdin or
-# stdout", response: kill), on an idle host and under the sensor
-# benchmark's mixed load.
+# stdout", response: kill), on an idle host, under the sensor benchmark's
+# mixed load, and while another process writes to the disk that holds
+# vigild's event store (1 GiB files, each ended by fdatasync: the store's
+# own fsyncs then wait behind that data).
 #
 #   bench/kill_latency.sh [--record]
 #
@@ -34,8 +36,20 @@ KL=$(dirname "$VIGILD")/bench/kill_latency
 
 SCRATCH=$(mktemp -d /tmp/vigil-kill-latency.XXXXXX)
 WL_PID=
+DW_PID=
+# disk_writer_stop: the dd loop and the dd it is running
+disk_writer_stop() {
+	[[ -n $DW_PID ]] || return 0
+	pkill -P "$DW_PID" 2>/dev/null
+	kill "$DW_PID" 2>/dev/null
+	wait "$DW_PID" 2>/dev/null
+	pkill -f "of=$SCRATCH/pressure" 2>/dev/null
+	DW_PID=
+	rm -f -- "$SCRATCH/pressure"
+}
 cleanup() {
 	[[ -n $WL_PID ]] && kill "$WL_PID" 2>/dev/null
+	disk_writer_stop
 	vigild_stop || true
 	rm -rf -- "$SCRATCH"
 }
@@ -84,13 +98,20 @@ kill "$WL_PID" 2>/dev/null
 wait "$WL_PID" 2>/dev/null
 WL_PID=
 settle "$VIGILD_PID" || true
+log "disk: $SHELLS reverse shells while 1 GiB files are written next to the store, each with fdatasync"
+(while :; do dd if=/dev/zero of="$SCRATCH/pressure" bs=1M count=1024 conv=fdatasync status=none || exit; done) &
+DW_PID=$!
+sleep 2
+measure disk 17773
+disk_writer_stop
+settle "$VIGILD_PID" || true
 vigild_stop || true
 
 # alert latency of the reverse-shell rule for the benchmark's shells (dash
 # started by kill_latency), split by the listener port they connected to
 python3 - "$ALERTS" "$SCRATCH" <<'PY' || die "cannot read $ALERTS"
 import json, sys
-out = {"17771": [], "17772": []}
+out = {"17771": [], "17772": [], "17773": []}
 for line in open(sys.argv[1]):
     a = json.loads(line)
     if a.get("kind") != "alert" or a["rule"]["id"] != "7a413cd8-a1af-4737-b25c-5e149c4e84b4":
@@ -100,7 +121,7 @@ for line in open(sys.argv[1]):
     port = str(sock.get("remote", {}).get("port", ""))
     if port in out:
         out[port].append(a["vigil"]["latency_ns"] / 1e6)
-for port, name in (("17771", "idle"), ("17772", "loaded")):
+for port, name in (("17771", "idle"), ("17772", "loaded"), ("17773", "disk")):
     with open(f"{sys.argv[2]}/alert.{name}", "w") as f:
         for v in sorted(out[port]):
             f.write(f"{v:.3f}\n")
@@ -109,7 +130,7 @@ PY
 TABLE=$(
 	printf '| condition | shells killed | kill p50 ms | kill p90 ms | kill p99 ms | kill max ms | alert p50 ms | alert p99 ms |\n'
 	printf '|---|---|---|---|---|---|---|---|\n'
-	for c in idle loaded; do
+	for c in idle loaded disk; do
 		k=$SCRATCH/kill.$c
 		a=$SCRATCH/alert.$c
 		na=$(wc -l <"$a")
@@ -123,7 +144,7 @@ if ((RECORD)); then
 	{
 		printf '\n## Active defense: exec to kill (%s)\n\n' "$(date -u +%Y-%m-%dT%H:%MZ)"
 		# shellcheck disable=SC2016
-		printf '`SHELLS=%s bench/kill_latency.sh`: each shell is `/bin/sh -c "read cmd"` with a TCP socket to a local listener as stdin/stdout, started one after the other; kill = execve -> waitpid sees SIGKILL; alert = alert written - exec event kernel timestamp (the baseline: what detection alone takes). "loaded" runs `workload mixed --threads %s` alongside.\n\n' "$SHELLS" "$THREADS"
+		printf '`SHELLS=%s bench/kill_latency.sh`: each shell is `/bin/sh -c "read cmd"` with a TCP socket to a local listener as stdin/stdout, started one after the other; kill = execve -> waitpid sees SIGKILL; alert = alert written - exec event kernel timestamp (the baseline: what detection alone takes). "loaded" runs `workload mixed --threads %s` alongside; "disk" runs a loop of `dd bs=1M count=1024 conv=fdatasync` in the directory of the store.\n\n' "$SHELLS" "$THREADS"
 		machine_info
 		printf '\n%s\n' "$TABLE"
 	} >>"$ROOT/bench/RESULTS.md"

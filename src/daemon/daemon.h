@@ -14,6 +14,7 @@
 #include "../sensor/sensor.h"
 #include "../store/state.h"
 #include "../store/store.h"
+#include "../store/writer.h"
 
 #define VIGIL_STORE_DIR "/var/lib/vigil"
 
@@ -81,9 +82,11 @@ struct daemon {
 	 * alerts and incidents (written by state's own thread) */
 	const char *store_dir;
 	struct state *state;
-	/* the event store (src/store): the output thread appends each event
-	 * and flushes it every cfg.store_flush_ms; NULL = none */
+	/* the event store (src/store): the output thread hands each event to
+	 * the store's own thread (store_writer), which writes and flushes it
+	 * every cfg.store_flush_ms; NULL = none */
 	struct store *store;
+	struct store_writer *store_writer;
 	char *store_dir_owned;
 
 	/* the responder (src/respond): manual actions from the API thread,

@@ -108,20 +108,10 @@ static void *output_main(void *arg)
 	struct vg_flat *fl = malloc(sizeof(*fl));
 	if (fl)
 		vg_flat_init(fl);
-	uint64_t flush_ns = (uint64_t)d->cfg.store_flush_ms * 1000000ULL, last_flush = clock_ns(CLOCK_MONOTONIC);
 	for (;;) {
 		pthread_mutex_lock(&d->qlock);
-		while (!d->qhead && !d->stopping) {
-			if (!d->store) {
-				pthread_cond_wait(&d->qcond, &d->qlock);
-				continue;
-			}
-			/* the store is flushed at least every flush interval */
-			uint64_t due = last_flush + flush_ns;
-			struct timespec ts = {.tv_sec = (time_t)(due / 1000000000ULL), .tv_nsec = (long)(due % 1000000000ULL)};
-			if (pthread_cond_timedwait(&d->qcond, &d->qlock, &ts) == ETIMEDOUT)
-				break;
-		}
+		while (!d->qhead && !d->stopping)
+			pthread_cond_wait(&d->qcond, &d->qlock);
 		struct vg_event *batch = d->qhead;
 		d->qhead = d->qtail = NULL;
 		d->qlen = 0;
@@ -140,7 +130,7 @@ static void *output_main(void *arg)
 							  ev->img->sha256, ev->img->exe);
 			}
 			bool detect = !ev->extra_json && detect_active(d);
-			if (d->out || detect || d->store) {
+			if (d->out || detect || d->store_writer) {
 				sb_reset(&sb);
 				struct vg_flat *efl = detect ? fl : NULL;
 				vg_event_json_flat(&sb, ev, &d->host, efl);
@@ -154,10 +144,10 @@ static void *output_main(void *arg)
 				 * path is untouched */
 				if (detect && !sb.oom)
 					detect_event(d, ev->wall_ns, sb.buf, jlen, efl);
-				/* the store's encoder reads its index keys as it encodes
-				 * the JSON (one pass); it is given the flat all the same */
-				if (d->store && !sb.oom)
-					store_append(d->store, sb.buf, jlen, efl, ev->wall_ns);
+				/* a copy to the store's thread: its writes and fsyncs
+				 * never hold up the next event's detection */
+				if (d->store_writer && !sb.oom)
+					store_writer_append(d->store_writer, sb.buf, jlen, ev->wall_ns);
 			}
 			vg_event_free(ev);
 		}
@@ -166,13 +156,6 @@ static void *output_main(void *arg)
 		pthread_mutex_unlock(&d->qlock);
 		if (d->out)
 			fflush(d->out);
-		if (d->store) {
-			uint64_t now = clock_ns(CLOCK_MONOTONIC);
-			if (now - last_flush >= flush_ns) {
-				store_flush(d->store);
-				last_flush = now;
-			}
-		}
 		if (stop)
 			break;
 	}
@@ -492,11 +475,7 @@ int main(int argc, char **argv)
 		return 1;
 
 	pthread_mutex_init(&d->qlock, NULL);
-	pthread_condattr_t ca; /* the output thread's timed waits use the monotonic clock */
-	pthread_condattr_init(&ca);
-	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-	pthread_cond_init(&d->qcond, &ca);
-	pthread_condattr_destroy(&ca);
+	pthread_cond_init(&d->qcond, NULL);
 	pthread_mutex_init(&d->rate_lock, NULL);
 	pthread_mutex_init(&d->filter_lock, NULL);
 	exehash_init((uint64_t)d->cfg.hash_max_mb << 20);
@@ -521,8 +500,14 @@ int main(int argc, char **argv)
 			.retention_age_s = d->cfg.store_retention_days * 86400u,
 		};
 		/* not fatal: without a store vigild still detects and writes JSON */
-		if (store_open(&d->store, &sto, err, sizeof(err)))
+		if (store_open(&d->store, &sto, err, sizeof(err))) {
 			fprintf(stderr, "vigild: events will not be stored: %s\n", err);
+		} else if (store_writer_start(&d->store_writer, d->store, d->cfg.store_flush_ms,
+					      (size_t)d->cfg.queue_max_mb << 20)) {
+			fprintf(stderr, "vigild: events will not be stored: cannot start the store's thread\n");
+			store_close(d->store);
+			d->store = NULL;
+		}
 	}
 	if (*d->store_dir && state_open(&d->state, d->store_dir, false, err, sizeof(err)) == 0)
 		state_start_writer(d->state);
@@ -574,6 +559,8 @@ int main(int argc, char **argv)
 	 * waits for "ready" sees the policy in place. */
 	sched_batch(d, d->out_thread, "output");
 	sched_batch(d, pthread_self(), "sensor");
+	if (d->store_writer)
+		sched_batch(d, store_writer_thread(d->store_writer), "store");
 	fprintf(stderr, "vigild: ready (%d attach points, %d processes from /proc)\n",
 		sensor_attached(d->sensor), scanned);
 
@@ -633,7 +620,9 @@ int main(int argc, char **argv)
 	pthread_mutex_unlock(&d->qlock);
 	pthread_join(d->out_thread, NULL);
 	response_close(d); /* blocks and isolations stay in force */
-	store_close(d->store); /* the last events, then the segment is sealed */
+	store_writer_stop(d->store_writer); /* writes what the output thread handed over */
+	d->store_writer = NULL;
+	store_close(d->store); /* the segment is sealed */
 	d->store = NULL;
 	detect_close(d);
 	state_close(d->state); /* after the output thread: drains what it queued */

@@ -43,6 +43,11 @@ static void store_json(struct daemon *d, struct jw *w)
 	jw_bool(w, "disk_full", st.disk_full);
 	jw_uint(w, "dropped_disk_full", st.dropped_disk_full);
 	jw_uint(w, "write_errors", st.write_errors);
+	struct store_writer_stats ws;
+	store_writer_stats(d->store_writer, &ws);
+	jw_uint(w, "queued", ws.queued);
+	jw_uint(w, "queued_bytes", ws.queued_bytes);
+	jw_uint(w, "dropped_backlog", ws.dropped_backlog);
 	jw_obj_close(w);
 }
 
@@ -207,11 +212,14 @@ void status_text(struct daemon *d, struct strbuf *out, bool json)
 	if (d->store) {
 		struct store_stats st;
 		store_stats(d->store, &st);
-		sb_printf(out, "store %s: %llu events written, %llu bytes, %llu segments%s, %llu dropped (disk full), "
-			  "%llu write errors\n",
+		struct store_writer_stats ws;
+		store_writer_stats(d->store_writer, &ws);
+		sb_printf(out, "store %s: %llu events written, %llu bytes, %llu segments%s, %llu waiting, "
+			  "%llu dropped (disk full), %llu dropped (backlog), %llu write errors\n",
 			  d->store_dir, (unsigned long long)st.events_written, (unsigned long long)st.bytes_written,
 			  (unsigned long long)st.segments, st.disk_full ? ", DISK FULL: writing paused" : "",
-			  (unsigned long long)st.dropped_disk_full, (unsigned long long)st.write_errors);
+			  (unsigned long long)ws.queued, (unsigned long long)st.dropped_disk_full,
+			  (unsigned long long)ws.dropped_backlog, (unsigned long long)st.write_errors);
 	} else {
 		sb_printf(out, "store: off\n");
 	}

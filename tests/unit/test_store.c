@@ -24,6 +24,7 @@
 #include "store/codec.h"
 #include "store/store.h"
 #include "store/store_int.h"
+#include "store/writer.h"
 
 /* ---- helpers ---------------------------------------------------------- */
 
@@ -1309,6 +1310,83 @@ static void test_stats_and_lock(void **state)
 	free(dir);
 }
 
+/* The store's thread: what is handed over is stored, in order, by the
+ * time it stops; and it flushes on its interval without being asked. */
+static void test_writer(void **state)
+{
+	int n;
+	char **ev = fixture(&n);
+	char *dir = tmpdir();
+	struct store *s;
+	char err[256];
+	struct store_opts o = {.dir = dir, .block_bytes = 8192};
+	assert_int_equal(store_open(&s, &o, err, sizeof(err)), 0);
+	struct store_writer *w;
+	assert_int_equal(store_writer_start(&w, s, 20, 64 << 20), 0);
+	assert_int_equal(store_writer_append(w, ev[0], strlen(ev[0]), ts_of(ev[0])), 0);
+	/* one event and no more: the interval flush makes it durable */
+	struct store_stats st = {0};
+	for (int i = 0; i < 200 && st.events_written == 0; i++) {
+		usleep(10000);
+		store_stats(s, &st);
+	}
+	assert_int_equal(st.events_written, 1);
+	for (int i = 1; i < n; i++)
+		assert_int_equal(store_writer_append(w, ev[i], strlen(ev[i]), ts_of(ev[i])), 0);
+	store_writer_stop(w);
+	store_stats(s, &st);
+	assert_int_equal(st.events_written, n);
+	store_close(s);
+	struct rows r;
+	struct store_query q = q_all();
+	struct strbuf warn;
+	sb_init(&warn);
+	query(dir, &q, &r, &warn);
+	assert_int_equal(r.n, n);
+	for (int i = 0; i < n; i++)
+		assert_string_equal(r.v[i], ev[i]);
+	rows_free(&r);
+	sb_free(&warn);
+	rmtree(dir);
+	free(dir);
+	free(ev[0]);
+	free(ev);
+}
+
+/* Past its bound in bytes the queue refuses events and counts them. */
+static void test_writer_bound(void **state)
+{
+	int n;
+	char **ev = fixture(&n);
+	char *dir = tmpdir();
+	struct store *s;
+	char err[256];
+	struct store_opts o = {.dir = dir};
+	assert_int_equal(store_open(&s, &o, err, sizeof(err)), 0);
+	struct store_writer *w;
+	size_t shortest = strlen(ev[0]);
+	for (int i = 1; i < n; i++)
+		if (strlen(ev[i]) < shortest)
+			shortest = strlen(ev[i]);
+	assert_int_equal(store_writer_start(&w, s, 20, shortest - 1), 0);
+	for (int i = 0; i < n; i++)
+		assert_int_equal(store_writer_append(w, ev[i], strlen(ev[i]), ts_of(ev[i])), 1);
+	struct store_writer_stats ws;
+	store_writer_stats(w, &ws);
+	assert_int_equal(ws.dropped_backlog, n);
+	assert_int_equal(ws.queued, 0);
+	assert_int_equal(ws.queued_bytes, 0);
+	store_writer_stop(w);
+	struct store_stats st;
+	store_stats(s, &st);
+	assert_int_equal(st.events_written, 0);
+	store_close(s);
+	rmtree(dir);
+	free(dir);
+	free(ev[0]);
+	free(ev);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1326,6 +1404,8 @@ int main(void)
 		cmocka_unit_test(test_corrupt_segments),
 		cmocka_unit_test(test_retention),
 		cmocka_unit_test(test_stats_and_lock),
+		cmocka_unit_test(test_writer),
+		cmocka_unit_test(test_writer_bound),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
