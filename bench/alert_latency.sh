@@ -79,7 +79,7 @@ VIGILD_LOG=$SCRATCH/vigild.stderr
 : >"$VIGILD_LOG"
 [[ -x $VIGILD ]] || die "$VIGILD is not built (run 'make')"
 nice -n "$VIGILD_NICE" "$VIGILD" --events-out "$EVENTS_OUT" --run-dir "$VIGILD_RUNDIR" --rules "$RULES" --alerts-out "$ALERTS" \
-	</dev/null >"$SCRATCH/vigild.stdout" 2>"$VIGILD_LOG" &
+	--store "$SCRATCH/store" </dev/null >"$SCRATCH/vigild.stdout" 2>"$VIGILD_LOG" &
 VIGILD_PID=$!
 ready=0
 for ((i = 0; i < READY_TIMEOUT * 10; i++)); do

@@ -141,7 +141,10 @@ vigild_start() {
 	VIGILD_LOG=$scratch/vigild.stderr
 	: >"$VIGILD_LOG"
 	# shellcheck disable=SC2086 # VIGILD_ARGS is a list of options
-	"$VIGILD" --events-out "$events" --run-dir "$VIGILD_RUNDIR" ${VIGILD_ARGS:-} </dev/null >"$scratch/vigild.stdout" 2>"$VIGILD_LOG" &
+	# the event store in the scratch directory (removed with it), not the
+	# host's /var/lib/vigil; VIGILD_ARGS may override it (--no-store)
+	"$VIGILD" --events-out "$events" --run-dir "$VIGILD_RUNDIR" --store "$scratch/store" ${VIGILD_ARGS:-} \
+		</dev/null >"$scratch/vigild.stdout" 2>"$VIGILD_LOG" &
 	VIGILD_PID=$!
 	for ((i = 0; i < READY_TIMEOUT * 10; i++)); do
 		if grep -q 'vigild: ready' "$VIGILD_LOG"; then
