@@ -11,7 +11,7 @@
 static void on_record(void *ctx, const struct respond_record *rec)
 {
 	struct daemon *d = ctx;
-	state_add_action(d->state, rec->ts_ns, rec->actor, rec->action, rec->target, rec->result, rec->json);
+	state_queue_action(d->state, rec->ts_ns, rec->actor, rec->action, rec->target, rec->result, rec->json);
 	fprintf(stderr, "RESPONSE %s %s: %s (%s)\n", rec->action, rec->target, rec->result, rec->actor);
 	/* the event's "vigil" object: {"response": <record>} */
 	char *json = NULL;

@@ -16,10 +16,17 @@
 #include "../engine/engine.h"
 #include "../util/jsonv.h"
 
+enum pending_kind { PENDING_ALERT, PENDING_INCIDENT, PENDING_ACTION };
+
+/* One queued write. An action's five strings (actor, action, target,
+ * result, json) are packed NUL-terminated in data, at off[i] (NO_STR: NULL). */
+#define NO_STR UINT32_MAX
 struct pending {
 	struct pending *next;
-	bool incident;
+	enum pending_kind kind;
 	size_t len;
+	uint64_t ts_ns;
+	uint32_t off[5];
 	char json[];
 };
 
@@ -446,18 +453,27 @@ int64_t state_add_action(struct state *s, uint64_t ts_ns, const char *actor, con
 	return id;
 }
 
-static void write_one(struct state *s, bool incident, const char *json, size_t len)
+static void write_one(struct state *s, const struct pending *p)
 {
-	if (incident)
-		state_upsert_incident(s, json, len);
-	else
-		state_add_alert(s, json, len);
+#define STR(i) (p->off[i] == NO_STR ? NULL : p->json + p->off[i])
+	switch (p->kind) {
+	case PENDING_INCIDENT:
+		state_upsert_incident(s, p->json, p->len);
+		break;
+	case PENDING_ALERT:
+		state_add_alert(s, p->json, p->len);
+		break;
+	case PENDING_ACTION:
+		state_add_action(s, p->ts_ns, STR(0), STR(1), STR(2), STR(3), STR(4));
+		break;
+	}
+#undef STR
 }
 
 static void *writer_main(void *arg)
 {
 	struct state *s = arg;
-	pthread_setname_np(pthread_self(), "vigil-store");
+	pthread_setname_np(pthread_self(), "vigild-state");
 	pthread_mutex_lock(&s->qlock);
 	for (;;) {
 		while (!s->qhead && !s->stopping)
@@ -471,7 +487,7 @@ static void *writer_main(void *arg)
 		while (batch) {
 			struct pending *p = batch;
 			batch = p->next;
-			write_one(s, p->incident, p->json, p->len);
+			write_one(s, p);
 			free(p);
 			__atomic_add_fetch(&s->written, 1, __ATOMIC_RELAXED);
 		}
@@ -506,30 +522,16 @@ static void stop_writer(struct state *s)
 	s->writer = false;
 }
 
-void state_record_output(struct state *s, const struct engine_output *o)
+/* Queues p for the writer thread: 0, or -1 (queue full: counted, freed). */
+static int enqueue(struct state *s, struct pending *p)
 {
-	if (!s || !o || !o->json || !o->len)
-		return;
-	if (!s->writer) {
-		write_one(s, o->incident, o->json, o->len);
-		return;
-	}
-	struct pending *p = malloc(sizeof(*p) + o->len + 1);
-	if (!p) {
-		__atomic_add_fetch(&s->dropped, 1, __ATOMIC_RELAXED);
-		return;
-	}
 	p->next = NULL;
-	p->incident = o->incident;
-	p->len = o->len;
-	memcpy(p->json, o->json, o->len);
-	p->json[o->len] = 0;
 	pthread_mutex_lock(&s->qlock);
 	if (s->qlen >= STATE_QUEUE_MAX) {
 		pthread_mutex_unlock(&s->qlock);
 		free(p);
 		__atomic_add_fetch(&s->dropped, 1, __ATOMIC_RELAXED);
-		return;
+		return -1;
 	}
 	if (s->qtail)
 		s->qtail->next = p;
@@ -539,6 +541,60 @@ void state_record_output(struct state *s, const struct engine_output *o)
 	s->qlen++;
 	pthread_cond_signal(&s->qcond);
 	pthread_mutex_unlock(&s->qlock);
+	return 0;
+}
+
+void state_record_output(struct state *s, const struct engine_output *o)
+{
+	if (!s || !o || !o->json || !o->len)
+		return;
+	if (!s->writer) {
+		if (o->incident)
+			state_upsert_incident(s, o->json, o->len);
+		else
+			state_add_alert(s, o->json, o->len);
+		return;
+	}
+	struct pending *p = malloc(sizeof(*p) + o->len + 1);
+	if (!p) {
+		__atomic_add_fetch(&s->dropped, 1, __ATOMIC_RELAXED);
+		return;
+	}
+	*p = (struct pending){.kind = o->incident ? PENDING_INCIDENT : PENDING_ALERT, .len = o->len};
+	memcpy(p->json, o->json, o->len);
+	p->json[o->len] = 0;
+	enqueue(s, p);
+}
+
+int state_queue_action(struct state *s, uint64_t ts_ns, const char *actor, const char *action,
+		       const char *target, const char *result, const char *json)
+{
+	if (!s || s->readonly || !action)
+		return -1;
+	if (!s->writer)
+		return state_add_action(s, ts_ns, actor, action, target, result, json) > 0 ? 0 : -1;
+	const char *str[5] = {actor, action, target, result, json};
+	size_t len = 0;
+	for (int i = 0; i < 5; i++)
+		len += str[i] ? strlen(str[i]) + 1 : 0;
+	struct pending *p = malloc(sizeof(*p) + len);
+	if (!p) {
+		__atomic_add_fetch(&s->dropped, 1, __ATOMIC_RELAXED);
+		return -1;
+	}
+	*p = (struct pending){.kind = PENDING_ACTION, .len = len, .ts_ns = ts_ns};
+	size_t off = 0;
+	for (int i = 0; i < 5; i++) {
+		if (!str[i]) {
+			p->off[i] = NO_STR;
+			continue;
+		}
+		size_t n = strlen(str[i]) + 1;
+		memcpy(p->json + off, str[i], n);
+		p->off[i] = (uint32_t)off;
+		off += n;
+	}
+	return enqueue(s, p);
 }
 
 void state_writer_stats(struct state *s, uint64_t *written, uint64_t *dropped)

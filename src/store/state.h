@@ -33,6 +33,11 @@ int state_upsert_incident(struct state *s, const char *json, size_t len);
  * Returns its id (> 0), or -1. */
 int64_t state_add_action(struct state *s, uint64_t ts_ns, const char *actor, const char *action,
 			 const char *target, const char *result, const char *json);
+/* state_add_action for vigild's responder: with a writer thread running it
+ * only queues (as state_record_output), so an action is never held up by
+ * the disk; without one it writes at once. 0, or -1 (dropped, counted). */
+int state_queue_action(struct state *s, uint64_t ts_ns, const char *actor, const char *action,
+		       const char *target, const char *result, const char *json);
 /* vigild's engine output callback hook: stores an alert or an incident
  * (copied: the caller's buffer may go). With a writer thread running it
  * only queues (in order, bounded; overflow is counted as dropped), so the

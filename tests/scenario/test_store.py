@@ -2,7 +2,8 @@
 nothing older than the flush interval and leaves nothing corrupt; a full
 disk pauses writing (counted, reported) while vigild keeps running, and
 writing resumes when space returns; truncated and bit-flipped segments are
-reported and skipped while the rest stays queryable."""
+reported and skipped while the rest stays queryable; a disk that stops
+answering (frozen) holds up neither alerts nor automatic kills."""
 import json
 import os
 import random
@@ -16,6 +17,7 @@ import time
 import pytest
 
 from conftest import BUILD, Vigild, get
+from test_respond_active import Listener, end, reverse_shell
 
 PROCESS_HOOKS = ("exec", "exec_fail", "fork", "exit")
 FLUSH_MS = 400
@@ -259,4 +261,89 @@ def test_corrupt_segments_are_reported_and_skipped(vigild):
         got2, err3 = stored(store)
         assert [len(execs_of(got2, p)) for p in paths] == after
     finally:
+        shutil.rmtree(top, ignore_errors=True)
+
+
+SHM_RULE = "e3014f56-c4c6-428d-9a55-a036e4eb1d0d"  # Execution from /dev/shm
+SHELL_RULE = "7a413cd8-a1af-4737-b25c-5e149c4e84b4"  # shell with a socket as stdin/stdout
+
+
+def test_frozen_store_holds_up_neither_alerts_nor_kills(vigild):
+    """The filesystem under the store is frozen (fsfreeze: every write and
+    fsync there waits until it thaws), as a stalled or saturated disk would.
+    Alerts and automatic kills go on at once; events wait in memory, counted
+    in `vigil status`; once the disk thaws they all reach the store, and
+    the kills are in the audit trail."""
+    top = tempfile.mkdtemp(prefix="vigil-store-frozen-")
+    img, mnt = os.path.join(top, "store.img"), os.path.join(top, "store")
+    os.makedirs(mnt)
+    with open(img, "wb") as f:
+        f.truncate(64 << 20)
+    subprocess.run(["mkfs.ext4", "-q", "-F", img], check=True)
+    subprocess.run(["mount", "-o", "loop", img, mnt], check=True)
+    frozen, d, lst, shells = False, None, None, []
+    shm = f"/dev/shm/vgfrozen-{os.getpid()}"
+    try:
+        work = os.path.join(top, "run")
+        os.makedirs(work)
+        d = Vigild(work, "response_mode = on\nresponse_max_per_min = 1000\nmetrics_interval = 1\n"
+                   f"store_flush_ms = {FLUSH_MS}\n",
+                   ["--store", mnt, "--alerts-out", os.path.join(work, "alerts.jsonl")])
+        wait(lambda: store_status(d)["events_written"] > 0, 15, "the store's first write")
+        subprocess.run(["fsfreeze", "--freeze", mnt], check=True)
+        frozen = True
+        # events for more than a flush interval: a store written from the
+        # detection path would be stuck in the frozen disk by now
+        loop = ExecLoop(top, f"vgfrozen-true-{os.getpid()}")
+        time.sleep(FLUSH_MS / 1000 * 3)
+        loop.end()
+        wait(lambda: store_status(d)["queued"] > 0, 10, "events waiting for the store")
+        written = store_status(d)["events_written"]
+
+        shutil.copy("/bin/true", shm)
+        subprocess.run([shm], check=True)
+        d.wait_for_alert(lambda a: a["rule"]["id"] == SHM_RULE
+                         and any(get(e, "process.executable") == shm for e in a["events"]),
+                         timeout=5, what="the /dev/shm alert while the store is frozen")
+        lst = Listener()
+        for _ in range(2):
+            p = reverse_shell(d, lst.port)
+            shells.append(p)
+            try:
+                rc = p.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                raise AssertionError("a reverse shell was not killed within 5 s while the store is frozen")
+            assert rc == -signal.SIGKILL, rc
+        assert store_status(d)["events_written"] == written, "written to a frozen filesystem?"
+
+        subprocess.run(["fsfreeze", "--unfreeze", mnt], check=True)
+        frozen = False
+        wait(lambda: (lambda s: s["queued"] == 0 and s["events_written"] > written)(store_status(d)),
+             15, "the store to catch up")
+        assert store_status(d)["dropped_backlog"] == 0
+        assert d.stop() == 0
+        d = None
+        got, err = stored(mnt)
+        assert err == "", err
+        assert any(get(e, "event.action") == "exec" and get(e, "process.executable") == shm for e in got)
+        killed = {p.pid for p in shells}
+        r = subprocess.run([os.path.join(BUILD, "vigil"), "actions", "--json", "--store", mnt],
+                           capture_output=True, text=True, timeout=60)
+        assert r.returncode == 0, r.stderr
+        acts = [json.loads(l) for l in r.stdout.splitlines() if l.strip()]
+        logged = {int(a["target"].split()[1]) for a in acts
+                  if a["action"] == "kill" and a["actor"] == "rule:" + SHELL_RULE and a["result"] == "ok"}
+        assert killed <= logged, (killed, acts)
+    finally:
+        if frozen:
+            subprocess.run(["fsfreeze", "--unfreeze", mnt], check=False)
+        for p in shells:
+            end(p)
+        if lst:
+            lst.close()
+        if d:
+            d.stop()
+        if os.path.exists(shm):
+            os.unlink(shm)
+        subprocess.run(["umount", mnt], check=False)
         shutil.rmtree(top, ignore_errors=True)

@@ -352,6 +352,39 @@ static void test_actions(void **st)
 	state_close(s);
 }
 
+/* Actions queued to the writer thread (vigild's responder never waits on
+ * state.db): all of them are there, in order, NULL fields kept NULL, once
+ * state_close has drained the queue. */
+static void test_queued_actions(void **st)
+{
+	struct state *s;
+	char err[256] = "";
+	assert_int_equal(state_open(&s, dir, false, err, sizeof(err)), 0);
+	assert_int_equal(state_start_writer(s), 0);
+	for (int i = 0; i < 5; i++) {
+		char target[32];
+		snprintf(target, sizeof(target), "pid:%d", 200 + i);
+		assert_int_equal(state_queue_action(s, 3000 + (uint64_t)i, "rule:q", "kill", target, "ok", NULL), 0);
+	}
+	assert_int_equal(state_queue_action(s, 4000, NULL, "isolate", NULL, NULL, "{\"host\":true}"), 0);
+	assert_int_equal(state_queue_action(s, 1, "x", NULL, NULL, NULL, NULL), -1);
+	state_close(s);
+	assert_int_equal(state_open(&s, dir, true, err, sizeof(err)), 0);
+	struct act_rows r = {0};
+	assert_int_equal(state_actions(s, 2500, collect_act, &r, err, sizeof(err)), 6);
+	for (int i = 0; i < 5; i++) {
+		char target[32];
+		snprintf(target, sizeof(target), "pid:%d", 200 + i);
+		assert_string_equal(r.action[i], "kill");
+		assert_string_equal(r.target[i], target);
+	}
+	assert_string_equal(r.action[5], "isolate");
+	assert_string_equal(r.target[5], "");
+	state_close(s);
+	assert_int_equal(scalar("SELECT count(*) FROM actions WHERE actor IS NULL AND target IS NULL "
+				"AND result IS NULL AND json = '{\"host\":true}'"), 1);
+}
+
 /* The real engine's alerts and incidents, stored through the output hook. */
 static void record_out(void *ctx, const struct engine_output *o)
 {
@@ -471,6 +504,7 @@ int main(void)
 		cmocka_unit_test(test_alerts_and_queries),
 		cmocka_unit_test(test_incident_upsert),
 		cmocka_unit_test(test_actions),
+		cmocka_unit_test(test_queued_actions),
 		cmocka_unit_test(test_engine_output),
 		cmocka_unit_test(test_jsonv),
 		cmocka_unit_test(test_rfc3339),
