@@ -19,7 +19,7 @@
 enum pending_kind { PENDING_ALERT, PENDING_INCIDENT, PENDING_ACTION };
 
 /* One queued write. An action's five strings (actor, action, target,
- * result, json) are packed NUL-terminated in data, at off[i] (NO_STR: NULL). */
+ * result, json) are packed NUL-terminated in json[], at off[i] (NO_STR: NULL). */
 #define NO_STR UINT32_MAX
 struct pending {
 	struct pending *next;

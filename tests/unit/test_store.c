@@ -974,6 +974,23 @@ static void test_index_lookups(void **state)
 	free(dir);
 }
 
+/* The store in dir reads cleanly and holds exactly ev[0..n), in that
+ * order (ev is in time order; equal times keep their order). */
+static void assert_store_holds(const char *dir, char **ev, int n)
+{
+	struct rows r;
+	struct store_query q = q_all();
+	struct strbuf warn;
+	sb_init(&warn);
+	query(dir, &q, &r, &warn);
+	assert_int_equal(r.n, n);
+	for (int i = 0; i < n; i++)
+		assert_string_equal(r.v[i], ev[i]);
+	assert_int_equal(warn.len, 0);
+	rows_free(&r);
+	sb_free(&warn);
+}
+
 /* Real events through the store come back byte for byte. */
 static void test_store_real_events(void **state)
 {
@@ -987,18 +1004,7 @@ static void test_store_real_events(void **state)
 	for (int i = 0; i < n; i++)
 		assert_int_equal(store_append(s, ev[i], strlen(ev[i]), NULL, ts_of(ev[i])), 0);
 	store_close(s);
-	struct rows r;
-	struct store_query q = q_all();
-	struct strbuf warn;
-	sb_init(&warn);
-	query(dir, &q, &r, &warn);
-	assert_int_equal(r.n, n);
-	/* the fixture is in time order; equal times keep their order */
-	for (int i = 0; i < n; i++)
-		assert_string_equal(r.v[i], ev[i]);
-	assert_int_equal(warn.len, 0);
-	rows_free(&r);
-	sb_free(&warn);
+	assert_store_holds(dir, ev, n);
 	rmtree(dir);
 	free(dir);
 	free(ev[0]);
@@ -1337,16 +1343,7 @@ static void test_writer(void **state)
 	store_stats(s, &st);
 	assert_int_equal(st.events_written, n);
 	store_close(s);
-	struct rows r;
-	struct store_query q = q_all();
-	struct strbuf warn;
-	sb_init(&warn);
-	query(dir, &q, &r, &warn);
-	assert_int_equal(r.n, n);
-	for (int i = 0; i < n; i++)
-		assert_string_equal(r.v[i], ev[i]);
-	rows_free(&r);
-	sb_free(&warn);
+	assert_store_holds(dir, ev, n);
 	rmtree(dir);
 	free(dir);
 	free(ev[0]);
