@@ -45,6 +45,16 @@ struct daemon {
 	bool stopping;
 	pthread_t out_thread;
 
+	/* executables too large to hash before their exec event goes out,
+	 * for the hash thread (hashing.c) */
+	pthread_mutex_t hlock;
+	pthread_cond_t hcond;
+	struct hash_job *hhead;
+	size_t hlen;
+	bool hstopping, hthread_started;
+	pthread_t hash_thread;
+	uint64_t hash_skipped; /* under hlock: the hash queue was full */
+
 	/* counters owned by user space (atomics) */
 	uint64_t user_dropped[VG_HOOK_MAX];
 	uint64_t received[VG_HOOK_MAX];
@@ -116,6 +126,15 @@ bool detect_active(struct daemon *d);
 void detect_event(struct daemon *d, uint64_t event_ns, const char *json, size_t len, const struct vg_flat *fl);
 bool detect_reload(struct daemon *d); /* true: a rebuild started */
 void detect_close(struct daemon *d);
+/* src/daemon/hashing.c: prepare_hash (enrichment) opens an exec's file
+ * while the process lives; hash_exe (output thread) hashes it, or hands a
+ * large one to the hash thread, whose result follows as an exe_hash event.
+ * hash_usage: jobs waiting, and those the full queue refused. */
+void prepare_hash(struct daemon *d, struct proc_image *img);
+void hash_exe(struct daemon *d, struct proc_image *img);
+void hash_start(struct daemon *d);
+void hash_stop(struct daemon *d);
+void hash_usage(struct daemon *d, uint64_t *queued, uint64_t *skipped);
 /* src/daemon/response.c: opens the responder (never fatal), records
  * each action in state.db and as a "response" event, and hands alerts of
  * rules marked with a response to it. */

@@ -67,19 +67,6 @@ static void enqueue(struct daemon *d, struct vg_event *ev, int hook)
 	pthread_mutex_unlock(&d->qlock);
 }
 
-static void hash_exe(struct daemon *d, struct proc_image *img)
-{
-	if (img->sha256[0] || img->exe_fd < 0)
-		return;
-	struct exehash_key k = {.ino = img->exe_ino, .mtime_ns = img->exe_mtime_ns,
-				.size = img->exe_size, .dev = img->exe_dev};
-	if (!exehash_lookup(&k, img->sha256))
-		exehash_compute(&k, img->exe_fd, img->sha256);
-	close(img->exe_fd);
-	img->exe_fd = -1;
-	(void)d;
-}
-
 /* SCHED_BATCH for one thread (Linux scheduling calls act on threads,
  * not processes): same weight, no wakeup preemption. Event processing comes in
  * bursts that wake it while the processes making the events run; with the
@@ -173,37 +160,6 @@ static struct proc_image *image_of(struct daemon *d, uint32_t pid, uint64_t star
 {
 	struct proc_entry *e = pc_get(&d->pc, pid, start_ns);
 	return e ? img_get(e->img) : NULL;
-}
-
-static void prepare_hash(struct daemon *d, struct proc_image *img)
-{
-	if (d->cfg.hash_max_mb == 0 || img->exe_size > (uint64_t)d->cfg.hash_max_mb << 20)
-		return;
-	struct exehash_key k = {.ino = img->exe_ino, .mtime_ns = img->exe_mtime_ns,
-				.size = img->exe_size, .dev = img->exe_dev};
-	if (exehash_lookup(&k, img->sha256))
-		return;
-	/* open now, while the process is alive: a memfd or deleted file has
-	 * no other name; the output thread reads it */
-	char path[64];
-	snprintf(path, sizeof(path), "/proc/%u/exe", img->pid);
-	img->exe_fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (img->exe_fd >= 0 || !img->exe || img->exe[0] != '/' ||
-	    (img->exe_flags & (VG_EXE_MEMFD | VG_EXE_DELETED)))
-		return;
-	/* a short-lived process is often gone already: hash the file by its
-	 * name, but only if it is still the very file that was executed */
-	int fd = open(img->exe, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
-	struct stat st;
-	if (fd < 0)
-		return;
-	if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_ino == img->exe_ino &&
-	    sensor_kdev(st.st_dev) == img->exe_dev && (uint64_t)st.st_size == img->exe_size &&
-	    (!img->exe_mtime_ns ||
-	     (uint64_t)st.st_mtim.tv_sec * 1000000000ULL + (uint64_t)st.st_mtim.tv_nsec == img->exe_mtime_ns))
-		img->exe_fd = fd;
-	else
-		close(fd);
 }
 
 static int on_record(void *ctx, const void *rec, size_t len)
@@ -547,6 +503,7 @@ int main(int argc, char **argv)
 	malloc_trim(0);
 	d->boot_to_wall_ns = (int64_t)(clock_ns(CLOCK_REALTIME) - clock_ns(CLOCK_BOOTTIME));
 	d->start_mono_ns = clock_ns(CLOCK_MONOTONIC);
+	hash_start(d); /* before the output thread, which hands it work */
 	if (pthread_create(&d->out_thread, NULL, output_main, d)) {
 		fprintf(stderr, "vigild: cannot start the output thread\n");
 		return 1;
@@ -559,6 +516,8 @@ int main(int argc, char **argv)
 	 * waits for "ready" sees the policy in place. */
 	sched_batch(d, d->out_thread, "output");
 	sched_batch(d, pthread_self(), "sensor");
+	if (d->hthread_started)
+		sched_batch(d, d->hash_thread, "hash");
 	if (d->store_writer)
 		sched_batch(d, store_writer_thread(d->store_writer), "store");
 	fprintf(stderr, "vigild: ready (%d attach points, %d processes from /proc)\n",
@@ -619,6 +578,7 @@ int main(int argc, char **argv)
 	pthread_cond_signal(&d->qcond);
 	pthread_mutex_unlock(&d->qlock);
 	pthread_join(d->out_thread, NULL);
+	hash_stop(d); /* before the responder: it may enforce a block */
 	response_close(d); /* blocks and isolations stay in force */
 	store_writer_stop(d->store_writer); /* writes what the output thread handed over */
 	d->store_writer = NULL;

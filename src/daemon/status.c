@@ -137,6 +137,10 @@ void metrics_json(struct daemon *d, struct strbuf *out)
 	jw_uint(&w, "write_errors", __atomic_load_n(&d->write_errors, __ATOMIC_RELAXED));
 	jw_uint(&w, "queue_depth", qlen);
 	jw_uint(&w, "queue_bytes", qbytes);
+	uint64_t hq, hs;
+	hash_usage(d, &hq, &hs);
+	jw_uint(&w, "hash_queued", hq);
+	jw_uint(&w, "hash_skipped", hs);
 	jw_int(&w, "rss_kib", u.rss_kib);
 	char pct[32];
 	snprintf(pct, sizeof(pct), "%.2f", cpu_pct);
@@ -180,6 +184,10 @@ void status_text(struct daemon *d, struct strbuf *out, bool json)
 		queue_usage(d, &qlen, &qbytes);
 		jw_uint(&w, "queue_depth", qlen);
 		jw_uint(&w, "queue_bytes", qbytes);
+		uint64_t hq, hs;
+		hash_usage(d, &hq, &hs);
+		jw_uint(&w, "hash_queued", hq);
+		jw_uint(&w, "hash_skipped", hs);
 		jw_uint(&w, "storm_polls", d->sensor ? sensor_storm_polls(d->sensor) : 0);
 		jw_uint(&w, "rules_loaded", __atomic_load_n(&d->rules_loaded, __ATOMIC_RELAXED));
 		jw_uint(&w, "alerts_total", __atomic_load_n(&d->alerts_total, __ATOMIC_RELAXED));

@@ -283,6 +283,35 @@ def test_sha256_of_copied_binary(vigild):
         shutil.rmtree(d, ignore_errors=True)
 
 
+def test_sha256_of_large_binary_follows(vigild):
+    """A binary over 16 MiB is hashed off the event path: its exec event goes
+    out at once without the hash, an exe_hash event follows with it, and the
+    next exec of the same file carries it (from the cache)."""
+    d = tempfile.mkdtemp(prefix="vigil-hash-big-")
+    try:
+        path = os.path.join(d, "true-big")
+        shutil.copy("/bin/true", path)
+        with open(path, "ab") as f:
+            f.write(os.urandom(24 << 20))
+        os.chmod(path, 0o755)
+        want = hashlib.sha256(open(path, "rb").read()).hexdigest()
+        p = subprocess.Popen([path])
+        assert p.wait(timeout=10) == 0
+        ev = vigild.wait_for(exec_of(p.pid), what="exec of the large copy")
+        assert get(ev, "process.hash.sha256") is None
+        h = vigild.wait_for(lambda e: e["event"]["action"] == "exe_hash"
+                            and get(e, "vigil.exe_hash.pid") == p.pid, timeout=20, what="its exe_hash event")
+        assert get(h, "vigil.exe_hash.executable") == path
+        assert get(h, "vigil.exe_hash.sha256") == want
+        assert get(h, "vigil.exe_hash.start_ns") == ev["process"]["start_ns"]
+        q = subprocess.Popen([path])
+        assert q.wait(timeout=10) == 0
+        again = vigild.wait_for(exec_of(q.pid), what="the second exec")
+        assert get(again, "process.hash.sha256") == want
+    finally:
+        shutil.rmtree(d, ignore_errors=True)
+
+
 # 11 --------------------------------------------------------------------
 def test_ld_preload_and_ssh_connection(vigild):
     env = dict(os.environ)
