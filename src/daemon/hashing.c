@@ -48,7 +48,6 @@ static void *hash_main(void *arg)
 		if (exehash_lookup(&j->key, sha) || exehash_compute(&j->key, j->fd, sha)) {
 			/* the exec event went out without it: the hash follows as an
 			 * event of its own, and a blocked hash is enforced now */
-			char *json = NULL;
 			struct strbuf sb;
 			sb_init(&sb);
 			struct jw w;
@@ -61,12 +60,10 @@ static void *hash_main(void *arg)
 			jw_str(&w, "sha256", sha);
 			jw_obj_close(&w);
 			jw_obj_close(&w);
-			if (!sb.oom)
-				json = sb.buf;
-			else
+			if (sb.oom)
 				sb_free(&sb);
-			if (json)
-				daemon_emit_json(d, "exe_hash", json);
+			else
+				daemon_emit_json(d, "exe_hash", sb.buf); /* takes the buffer */
 			if (d->responder)
 				responder_on_exec(d->responder, (pid_t)j->pid, j->start_ns, sha, j->exe);
 		}

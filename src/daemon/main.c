@@ -131,8 +131,8 @@ static void *output_main(void *arg)
 				 * path is untouched */
 				if (detect && !sb.oom)
 					detect_event(d, ev->wall_ns, sb.buf, jlen, efl);
-				/* a copy to the store's thread: its writes and fsyncs
-				 * never hold up the next event's detection */
+				/* a copy for the store's thread (handed over once per
+				 * batch): its writes and fsyncs never hold up detection */
 				if (d->store_writer && !sb.oom)
 					store_writer_append(d->store_writer, sb.buf, jlen, ev->wall_ns);
 			}
@@ -141,6 +141,7 @@ static void *output_main(void *arg)
 		pthread_mutex_lock(&d->qlock);
 		d->qbytes_busy = 0;
 		pthread_mutex_unlock(&d->qlock);
+		store_writer_commit(d->store_writer);
 		if (d->out)
 			fflush(d->out);
 		if (stop)

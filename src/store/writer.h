@@ -25,13 +25,16 @@ struct store_writer_stats {
  * it appends what is queued and calls store_flush at least every
  * flush_ms. max_bytes bounds the JSON bytes waiting. */
 int store_writer_start(struct store_writer **out, struct store *s, unsigned flush_ms, size_t max_bytes);
-/* Copies the event into the queue: 0 queued, 1 dropped (over the bound, or
- * out of memory; counted). Any thread. */
+/* Copies the event into the caller's stage: 0 staged, 1 dropped (over the
+ * bound, or out of memory; counted). One thread appends and commits. */
 int store_writer_append(struct store_writer *w, const char *json, size_t len, uint64_t ts_ns);
+/* Hands what is staged to the thread, in one piece (a stage past 64 KiB is
+ * handed over by append itself). */
+void store_writer_commit(struct store_writer *w);
 void store_writer_stats(struct store_writer *w, struct store_writer_stats *st);
 /* The thread, for scheduling policy. */
 pthread_t store_writer_thread(const struct store_writer *w);
-/* Writes everything queued, flushes and joins the thread; the store stays
+/* Commits, writes everything queued, flushes and joins the thread; the store stays
  * open (store_close seals it). NULL is a no-op. */
 void store_writer_stop(struct store_writer *w);
 

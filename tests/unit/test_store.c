@@ -1330,6 +1330,7 @@ static void test_writer(void **state)
 	struct store_writer *w;
 	assert_int_equal(store_writer_start(&w, s, 20, 64 << 20), 0);
 	assert_int_equal(store_writer_append(w, ev[0], strlen(ev[0]), ts_of(ev[0])), 0);
+	store_writer_commit(w);
 	/* one event and no more: the interval flush makes it durable */
 	struct store_stats st = {0};
 	for (int i = 0; i < 200 && st.events_written == 0; i++) {
