@@ -49,18 +49,22 @@ def wait(cond, timeout, what):
 
 
 class ExecLoop:
-    """Runs a uniquely named copy of /bin/true over and over."""
+    """Runs a uniquely named copy of /bin/true over and over, at most
+    `limit` times."""
 
-    def __init__(self, workdir, name):
+    def __init__(self, workdir, name, limit=None):
         self.path = os.path.join(workdir, name)
+        self.limit = limit
         shutil.copy("/bin/true", self.path)
         self.stop = threading.Event()
         self.t = threading.Thread(target=self._run, daemon=True)
         self.t.start()
 
     def _run(self):
-        while not self.stop.is_set():
+        n = 0
+        while not self.stop.is_set() and (self.limit is None or n < self.limit):
             subprocess.run([self.path])
+            n += 1
 
     def end(self):
         self.stop.set()
@@ -286,15 +290,17 @@ def test_frozen_store_holds_up_neither_alerts_nor_kills(vigild):
     try:
         work = os.path.join(top, "run")
         os.makedirs(work)
+        # the bound on what waits for the store is far above what this test
+        # makes, whatever the ancestors' argv weigh on the exec events
         d = Vigild(work, "response_mode = on\nresponse_max_per_min = 1000\nmetrics_interval = 1\n"
-                   f"store_flush_ms = {FLUSH_MS}\n",
+                   f"store_flush_ms = {FLUSH_MS}\nqueue_max_mb = 1024\n",
                    ["--store", mnt, "--alerts-out", os.path.join(work, "alerts.jsonl")])
         wait(lambda: store_status(d)["events_written"] > 0, 15, "the store's first write")
         subprocess.run(["fsfreeze", "--freeze", mnt], check=True)
         frozen = True
         # events for more than a flush interval: a store written from the
         # detection path would be stuck in the frozen disk by now
-        loop = ExecLoop(top, f"vgfrozen-true-{os.getpid()}")
+        loop = ExecLoop(top, f"vgfrozen-true-{os.getpid()}", limit=1000)
         time.sleep(FLUSH_MS / 1000 * 3)
         loop.end()
         wait(lambda: store_status(d)["queued"] > 0, 10, "events waiting for the store")
@@ -316,11 +322,12 @@ def test_frozen_store_holds_up_neither_alerts_nor_kills(vigild):
             assert rc == -signal.SIGKILL, rc
         assert store_status(d)["events_written"] == written, "written to a frozen filesystem?"
 
+        held = store_status(d)
         subprocess.run(["fsfreeze", "--unfreeze", mnt], check=True)
         frozen = False
         wait(lambda: (lambda s: s["queued"] == 0 and s["events_written"] > written)(store_status(d)),
              15, "the store to catch up")
-        assert store_status(d)["dropped_backlog"] == 0
+        assert store_status(d)["dropped_backlog"] == 0, f"while frozen: {held}"
         assert d.stop() == 0
         d = None
         got, err = stored(mnt)
