@@ -79,6 +79,10 @@ struct store {
 	/* pending events */
 	struct bb lanes[NLANES];
 	struct bb staging; /* not yet in the WAL */
+	/* staging cut into WAL blocks as it fills, so what waits for the
+	 * next flush is held compressed, not as one raw copy of it all */
+	struct pblock *wal_ready, **wal_tail;
+	uint64_t staged_bytes; /* staged since the last flush, cut or not */
 	struct pblock *ready;
 	uint64_t pending_raw, pending_events, undurable, oldest_mono;
 	bool replaying, opened;
@@ -398,6 +402,38 @@ static int wal_reset(struct store *s)
 	return 0;
 }
 
+static void wal_ready_free(struct store *s)
+{
+	while (s->wal_ready) {
+		struct pblock *n = s->wal_ready->next;
+		pb_free(s->wal_ready);
+		s->wal_ready = n;
+	}
+	s->wal_tail = &s->wal_ready;
+}
+
+/* Compresses what is staged into a WAL block waiting for the flush. On
+ * out of memory the staging stays as it is. */
+static int wal_cut(struct store *s)
+{
+	if (!s->staging.n)
+		return 0;
+	struct pblock *pb = bb_cut(s, &s->staging, true);
+	if (!pb)
+		return -1;
+	*s->wal_tail = pb;
+	s->wal_tail = &pb->next;
+	return 0;
+}
+
+static void staging_reset(struct store *s)
+{
+	wal_ready_free(s);
+	bb_reset(&s->staging);
+	s->staged_bytes = 0;
+	s->staging_full = false;
+}
+
 static int block_order(const void *a, const void *b)
 {
 	const struct pblock *x = *(struct pblock *const *)a, *y = *(struct pblock *const *)b;
@@ -472,25 +508,28 @@ static int checkpoint(struct store *s)
 	ST_ADD(s, events_written, s->undurable);
 	s->undurable = 0;
 	s->pending_raw = s->pending_events = 0;
-	bb_reset(&s->staging);
-	s->staging_full = false;
+	staging_reset(s);
 	if (s->replaying)
 		return 0;
 	return wal_reset(s);
 }
 
-/* Appends the events that arrived since the last flush to the WAL. */
+/* Appends the events that arrived since the last flush to the WAL. On
+ * failure they are still in the lanes: the next checkpoint writes them. */
 static int wal_append(struct store *s)
 {
-	if (!s->staging.n)
-		return 0;
-	uint32_t n = s->staging.n;
-	struct pblock *pb = bb_cut(s, &s->staging, true);
-	if (!pb)
+	if (wal_cut(s))
 		return -1;
+	if (!s->wal_ready)
+		return 0;
+	uint64_t n = 0;
 	sb_reset(&s->wbuf);
-	put_block(s, pb, s->wal_keys, s->wal_epoch, &s->wbuf);
-	pb_free(pb);
+	/* the first block carries the keys new since the last flush */
+	for (struct pblock *pb = s->wal_ready; pb; pb = pb->next) {
+		put_block(s, pb, pb == s->wal_ready ? s->wal_keys : s->keys.n, s->wal_epoch, &s->wbuf);
+		n += pb->h.nevents;
+	}
+	staging_reset(s);
 	if (s->wbuf.oom)
 		return -1;
 	if (pwrite_all(s->walfd, s->wbuf.buf, s->wbuf.len, s->wal_size) || fdatasync(s->walfd)) {
@@ -780,10 +819,13 @@ static int append_encoded(struct store *s, const uint8_t *body, size_t blen, uin
 	 * that it checkpoints, so the staging copy is not needed (nor made).
 	 * Out of memory here only means the WAL misses it: the lane has it. */
 	if (!s->replaying && !s->staging_full) {
-		if (s->staging.body.len >= s->staging_max)
+		if (s->staged_bytes >= s->staging_max) {
 			s->staging_full = true;
-		else
-			(void)bb_add(&s->staging, ts, host, hlen, x->has_sid, x->sid, body, (uint32_t)blen, NULL, 0);
+		} else if (bb_add(&s->staging, ts, host, hlen, x->has_sid, x->sid, body, (uint32_t)blen, NULL, 0) == 0) {
+			s->staged_bytes += blen;
+			if (s->staging.body.len >= s->o.block_bytes)
+				(void)wal_cut(s);
+		}
 	}
 	if (!s->pending_events)
 		s->oldest_mono = clock_ns(CLOCK_MONOTONIC);
@@ -1103,6 +1145,7 @@ int store_open(struct store **out, const struct store_opts *opts, char *err, siz
 	s->dir = strdup(s->o.dir);
 	s->o.dir = s->dir;
 	s->dirfd = s->lockfd = s->segfd = s->walfd = -1;
+	s->wal_tail = &s->wal_ready;
 	vgc_keys_init(&s->keys);
 	s->cctx = ZSTD_createCCtx();
 	s->dctx = ZSTD_createDCtx();
@@ -1280,6 +1323,7 @@ void store_close(struct store *s)
 	for (int i = 0; i < NLANES; i++)
 		bb_free(&s->lanes[i]);
 	bb_free(&s->staging);
+	wal_ready_free(s);
 	while (s->ready) {
 		struct pblock *n = s->ready->next;
 		pb_free(s->ready);
