@@ -381,6 +381,12 @@ int main(int argc, char **argv)
 {
 	static struct daemon dd;
 	struct daemon *d = &dd;
+	/* A fixed threshold: glibc's own follows the largest block freed
+	 * (the store's dictionary samples, a backlog after a disk stall) up to
+	 * 32 MiB, and blocks below it then live in the arenas, fragmented
+	 * among small ones that malloc_trim cannot return: at 100k events/s
+	 * RSS held 11-18 MiB more with it. */
+	mallopt(M_MMAP_THRESHOLD, 256 << 10);
 	d->config_path = "/etc/vigil/vigild.conf";
 	d->run_dir = VIGIL_RUN_DIR;
 	static const struct option opts[] = {
