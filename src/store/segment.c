@@ -83,6 +83,8 @@ struct store {
 	 * next flush is held compressed, not as one raw copy of it all */
 	struct pblock *wal_ready, **wal_tail;
 	uint64_t staged_bytes; /* staged since the last flush, cut or not */
+	uint64_t arrived_bytes; /* appended since the last flush */
+	bool skip_staging; /* the last interval was too busy for the WAL */
 	struct pblock *ready;
 	uint64_t pending_raw, pending_events, undurable, oldest_mono;
 	bool replaying, opened;
@@ -816,10 +818,12 @@ static int append_encoded(struct store *s, const uint8_t *body, size_t blen, uin
 	if (bb_add(b, ts, host, hlen, x->has_sid, x->sid, body, (uint32_t)blen, keys, nk))
 		return -1;
 	/* the next flush writes the WAL only while little is pending; beyond
-	 * that it checkpoints, so the staging copy is not needed (nor made).
-	 * Out of memory here only means the WAL misses it: the lane has it. */
+	 * that it checkpoints, so the staging copy is not needed (nor made,
+	 * nor compressed). Out of memory here only means the WAL misses it:
+	 * the lane has it. */
 	if (!s->replaying && !s->staging_full) {
-		if (s->staged_bytes >= s->staging_max) {
+		if (s->skip_staging || s->staged_bytes >= s->staging_max || s->pending_raw >= s->ckpt_bytes / 4) {
+			staging_reset(s);
 			s->staging_full = true;
 		} else if (bb_add(&s->staging, ts, host, hlen, x->has_sid, x->sid, body, (uint32_t)blen, NULL, 0) == 0) {
 			s->staged_bytes += blen;
@@ -831,6 +835,7 @@ static int append_encoded(struct store *s, const uint8_t *body, size_t blen, uin
 		s->oldest_mono = clock_ns(CLOCK_MONOTONIC);
 	s->pending_events++;
 	s->pending_raw += blen + 16;
+	s->arrived_bytes += blen;
 	s->undurable++;
 	if (b->body.len >= s->o.block_bytes) {
 		struct pblock *pb = bb_cut(s, b, false);
@@ -882,6 +887,11 @@ int store_flush(struct store *s)
 	if (s->dict_unsaved && dict_save(s))
 		return -1;
 	int rc = 0;
+	/* an interval that filled the staging will likely be followed by
+	 * another: its flush checkpoints, and a WAL copy would be compressed
+	 * for nothing (a few % of the store's CPU at high rates) */
+	s->skip_staging = s->arrived_bytes >= s->staging_max;
+	s->arrived_bytes = 0;
 	if (s->pending_events) {
 		if (s->staging_full || s->pending_raw >= s->ckpt_bytes / 4 || now - s->oldest_mono >= CKPT_AGE_NS)
 			rc = checkpoint(s);
