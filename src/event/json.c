@@ -355,6 +355,33 @@ static void put_image_basics(struct jw *w, const struct proc_image *img)
 	put_args(w, img, true);
 }
 
+/* An ancestor on an exec event: its command line, capped, without the
+ * args array. Every exec under a long command line (a JVM's class path, a
+ * CI runner's arguments) repeated it whole, twice, at each of eight levels:
+ * three quarters of an exec event's bytes on a host whose chain has one 2
+ * KiB command line. Each ancestor's full argv is on its own exec event. */
+#define ANCESTOR_CMDLINE_MAX 1024
+static void put_ancestor(struct jw *w, const struct proc_image *img)
+{
+	if (img->exe)
+		jw_str(w, "executable", img->exe);
+	if (!img->argv)
+		return;
+	char line[ANCESTOR_CMDLINE_MAX];
+	size_t n = img->argv_len < sizeof(line) ? img->argv_len : sizeof(line);
+	bool cut = n < img->argv_len;
+	/* not in the middle of a UTF-8 sequence */
+	if (cut)
+		while (n && ((unsigned char)img->argv[n] & 0xc0) == 0x80)
+			n--;
+	for (size_t i = 0; i < n; i++)
+		line[i] = img->argv[i] ? img->argv[i] : ' ';
+	jw_strn(w, "command_line", line, n);
+	jw_int(w, "args_count", img->argc);
+	if (cut || img->argv_truncated)
+		jw_bool(w, "command_line_truncated", true);
+}
+
 static const char *fd_kind(uint32_t k)
 {
 	static const char *names[] = {"none", "tty", "char_device", "pipe", "file", "socket", "other"};
@@ -727,7 +754,7 @@ static void put_exec(struct jw *w, const struct vg_event *ev)
 		jw_obj_open(w, NULL);
 		jw_uint(w, "pid", ev->anc_pid[i]);
 		if (ev->anc[i])
-			put_image_basics(w, ev->anc[i]);
+			put_ancestor(w, ev->anc[i]);
 		jw_obj_close(w);
 	}
 	jw_arr_close(w);

@@ -72,7 +72,7 @@ def test_process_started_before_vigild(vigild, start_vigild):
         assert ex["process"]["parent"]["args"] == ["bash", "-c", script]
         assert ex["process"]["parent"]["command_line"] == "bash -c " + script
         assert ex["vigil"]["ancestors"][0]["pid"] == p.pid
-        assert ex["vigil"]["ancestors"][0]["args"] == ["bash", "-c", script]
+        assert ex["vigil"]["ancestors"][0]["command_line"] == "bash -c " + script
         fk = d.wait_for(lambda e: e["event"]["action"] == "fork" and e["process"]["pid"] == p.pid
                         and get(e, "vigil.child.pid") == ex["process"]["pid"], what="fork by bash")
         assert fk["process"]["executable"] in ("/usr/bin/bash", "/bin/bash")

@@ -79,7 +79,9 @@ def test_shell_chain_parents_sessions_ancestors(vigild):
     assert [a["pid"] for a in anc[:4]] == [pids[2], pids[1], pids[0], os.getpid()]
     for a, e in zip(anc[:3], [sh, b2, b1]):
         assert a["executable"] == e["process"]["executable"]
-        assert a["args"] == e["process"]["args"]
+        assert a["command_line"] == e["process"]["command_line"]
+        assert a["args_count"] == e["process"]["args_count"]
+        assert "command_line_truncated" not in a
 
 
 # 2 ---------------------------------------------------------------------
@@ -115,6 +117,28 @@ def test_long_argv_truncated_with_argv_max(vigild, start_vigild):
     assert len("\0".join(got)) <= 1024
     assert got[:-1] == ["/bin/echo", *args][:len(got) - 1]
     assert ["/bin/echo", *args][len(got) - 1].startswith(got[-1])
+
+
+def test_long_ancestor_command_line_capped(vigild):
+    """Under a parent with a 10 KiB command line, the child's exec event
+    carries the parent in full as process.parent and capped among its
+    ancestors; the parent's own exec event has all of it."""
+    args = _long_args()
+    script = "/bin/true; : " + " ".join(args)
+    subprocess.run(["bash", "-c", script], timeout=10, check=True)
+    full = "bash -c " + script
+    ex = vigild.wait_for(lambda e: e["event"]["action"] == "exec"
+                         and get(e, "process.executable") in ("/usr/bin/true", "/bin/true")
+                         and get(e, "process.parent.command_line") == full, what="exec of true under bash")
+    anc = ex["vigil"]["ancestors"][0]
+    assert anc["pid"] == ex["process"]["parent"]["pid"]
+    assert anc["command_line_truncated"] is True
+    assert anc["args_count"] == 3
+    assert "args" not in anc
+    assert 1000 <= len(anc["command_line"].encode()) <= 1024
+    assert full.startswith(anc["command_line"])
+    own = vigild.wait_for(exec_of(anc["pid"], process__command_line=full), what="exec of bash")
+    assert own["process"]["args"] == ["bash", "-c", script]
 
 
 # 3 ---------------------------------------------------------------------
