@@ -29,7 +29,7 @@ static double now_ns(void)
 
 static int usage(void)
 {
-	fprintf(stderr, "usage: syscall_cost getppid|open|unlink|rename|create [--count N] [--rounds R] "
+	fprintf(stderr, "usage: syscall_cost getppid|open|openw|unlink|rename|create [--count N] [--rounds R] "
 			"[--dir DIR]\n");
 	return 2;
 }
@@ -71,9 +71,11 @@ int main(int argc, char **argv)
 		kind = 3;
 	else if (!strcmp(mode, "create"))
 		kind = 4;
+	else if (!strcmp(mode, "openw"))
+		kind = 5;
 	else
 		return usage();
-	if (kind == 1) {
+	if (kind == 1 || kind == 5) {
 		int fd = open(existing, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
 		if (fd < 0) {
 			fprintf(stderr, "syscall_cost: %s: %s\n", existing, strerror(errno));
@@ -106,6 +108,13 @@ int main(int argc, char **argv)
 			case 3:
 				if (rename(a, b) == 0 || errno != ENOENT)
 					errors++;
+				break;
+			case 5:
+				fd = open(existing, O_WRONLY | O_CLOEXEC);
+				if (fd < 0)
+					errors++;
+				else
+					close(fd);
 				break;
 			case 4:
 				fd = open(a, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);

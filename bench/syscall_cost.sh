@@ -11,8 +11,10 @@
 # Modes (bench/syscall_cost.c): getppid (no record: the cost every system
 # call of the host pays), open (open + close of a file, no record), unlink
 # and rename of a missing file (one record each), create (create + close +
-# unlink: two records). The calls run pinned to the last CPU, in a scratch
-# directory on /dev/shm (tmpfs: no journal to add noise).
+# unlink: two records), openw (open for writing + close of an existing file:
+# a record only in a watched directory or under a watched name). The calls
+# run pinned to the last CPU, in a scratch directory on /dev/shm (tmpfs: no
+# journal to add noise; a watched prefix) or SC_DIR (/run: not watched).
 #
 # The VM's speed drifts by ±10% over seconds, so one round is noise: with
 # the defaults (10 rounds, ~3 min) the added nanoseconds repeat within
@@ -25,7 +27,7 @@
 # Environment:
 #   RUNS=10             rounds; each round runs every mode under every condition
 #   COUNT=100000        calls per mode and timing
-#   MODES="getppid open unlink rename create"
+#   MODES="getppid open unlink rename create" (openw too; SC_DIR=/dev/shm)
 #   VIGILD=build/vigild VIGILD_B= (a second daemon to compare)
 #   VIGILD_ARGS=  READY_TIMEOUT=30 STOP_TIMEOUT=30
 set -u -o pipefail
@@ -46,7 +48,7 @@ if [[ ! -x $SC || $ROOT/bench/syscall_cost.c -nt $SC ]]; then
 fi
 
 SCRATCH=$(mktemp -d /tmp/vigil-syscall-cost.XXXXXX)
-WORKDIR=$(mktemp -d /dev/shm/vigil-syscall-cost.XXXXXX)
+WORKDIR=$(mktemp -d "${SC_DIR:-/dev/shm}/vigil-syscall-cost.XXXXXX")
 cleanup() {
 	vigild_stop || true
 	rm -rf -- "$SCRATCH" "$WORKDIR"
@@ -106,6 +108,7 @@ table() {
 		case $m in
 		getppid | open) rec=0 ;;
 		create) rec=2 ;;
+		openw) [[ ${SC_DIR:-/dev/shm} == /dev/shm ]] && rec=1 || rec=0 ;;
 		*) rec=1 ;;
 		esac
 		printf '| %s | %d | %.0f |' "$m" "$rec" "$b"

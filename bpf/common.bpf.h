@@ -146,6 +146,19 @@ struct {
 	__type(value, __u8);
 } vg_watch_path SEC(".maps");
 
+/* File names whose opens for writing are reported wherever they are
+ * (authorized_keys, .bashrc: in every home directory, which no prefix
+ * names). Key: the name, NUL-padded. */
+struct vg_name_key {
+	char name[VG_WATCH_NAME_MAX];
+};
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 256);
+	__type(key, struct vg_name_key);
+	__type(value, __u8);
+} vg_watch_name SEC(".maps");
+
 /* Sensitive files, by inode: reads are reported (file hook). */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);

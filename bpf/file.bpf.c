@@ -204,6 +204,16 @@ static __always_inline __u32 open_flags(int sc)
 	return O_CREAT | O_WRONLY | O_TRUNC;
 }
 
+static __always_inline bool name_watched(struct file *f)
+{
+	struct qstr q = f->f_path.dentry->d_name;
+	struct vg_name_key k = {};
+	if (q.len >= VG_WATCH_NAME_MAX)
+		return false;
+	bpf_probe_read_kernel(k.name, q.len & (VG_WATCH_NAME_MAX - 1), q.name);
+	return bpf_map_lookup_elem(&vg_watch_name, &k) != 0;
+}
+
 static __always_inline int open_exit(long ret, int sc)
 {
 	if (ret < 0)
@@ -244,7 +254,7 @@ static __always_inline int open_exit(long ret, int sc)
 	if (fmode & FMODE_CREATED) {
 		type = VG_EV_FILE_CREATE;
 		e->flags |= VG_OPEN_CREATED;
-	} else if ((fmode & FMODE_WRITE) && vg_path_in(&vg_watch_path, s, &e->target.path)) {
+	} else if ((fmode & FMODE_WRITE) && (vg_path_in(&vg_watch_path, s, &e->target.path) || name_watched(f))) {
 		type = VG_EV_FILE_WRITE;
 		also_sensitive = sensitive;
 	} else if (sensitive) {

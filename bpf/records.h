@@ -16,6 +16,7 @@
 #define VG_NAME_MAX 256
 #define VG_DNS_PAYLOAD 256
 #define VG_PREFIX_MAX 128               /* longest filtered path prefix */
+#define VG_WATCH_NAME_MAX 32           /* a watched file name and its NUL */
 
 /* Sensitive inodes are also marked in a bit array (VG_SENS_BLOOM_WORDS
  * 64-bit words, one bit per inode by this hash), so the open of an

@@ -20,6 +20,7 @@ static void usage(FILE *f)
 		   "  filter add|del cgroup PATH|ID       ignore a cgroup\n"
 		   "  filter add|del path PREFIX          ignore file events under a prefix\n"
 		   "  filter add|del watch PREFIX         report writes under a prefix\n"
+		   "  filter add|del watch-name NAME      report writes to files so named, anywhere\n"
 		   "  filter add|del sensitive GLOB       report reads of matching files\n"
 		   "  filter rate HOOK N                  cap a hook at N events/s (0 = none)\n"
 		   "  rules check DIR                     validate the Sigma rules under DIR\n"

@@ -18,6 +18,20 @@ static const char *const default_watch[] = {
 	"/dev/shm/", NULL,
 };
 
+/* Writes to these are reported in any directory: the persistence that
+ * lives in every user's home, where no prefix reaches. */
+static const char *const default_watch_name[] = {
+	"authorized_keys", "authorized_keys2", ".bashrc", ".bash_profile", ".bash_login", ".bash_logout",
+	".profile", ".zshrc", ".zprofile", ".zshenv", ".zlogin", ".zlogout", ".cshrc", ".tcshrc", ".login",
+	".rhosts", ".shosts", ".xinitrc", ".xsession", ".xprofile", NULL,
+};
+
+bool config_watch_name_ok(const char *name)
+{
+	size_t n = strlen(name);
+	return n && n < VG_WATCH_NAME_MAX && !strchr(name, '/') && strcmp(name, ".") && strcmp(name, "..");
+}
+
 void config_defaults(struct vigil_config *c)
 {
 	memset(c, 0, sizeof(*c));
@@ -56,6 +70,7 @@ void config_free(struct vigil_config *c)
 	list_free(&c->ignore_cgroup);
 	list_free(&c->ignore_path);
 	list_free(&c->watch_path);
+	list_free(&c->watch_name);
 	list_free(&c->sensitive);
 	free(c->response_dir);
 	c->response_dir = NULL;
@@ -146,7 +161,7 @@ int config_parse(struct vigil_config *out, const char *text, const char *name, c
 	}
 	int lineno = 0;
 	char *save = NULL;
-	bool watch_set = false;
+	bool watch_set = false, watch_name_set = false;
 	/* strtok_r would skip empty lines and lose line numbers: split by hand */
 	for (char *line = copy; line; line = save) {
 		save = strchr(line, '\n');
@@ -269,6 +284,13 @@ int config_parse(struct vigil_config *out, const char *text, const char *name, c
 					FAIL("%s:%d: %s: expected events per second (0 = no cap), got '%s'", name, lineno, key, val);
 				c.rate[h] = n;
 			}
+		} else if (!strcmp(key, "watch_name")) {
+			if (!config_watch_name_ok(val))
+				FAIL("%s:%d: watch_name: expected a file name (no '/') of 1 to %d bytes, got '%s'", name,
+				     lineno, VG_WATCH_NAME_MAX - 1, val);
+			watch_name_set = true;
+			if (list_add(&c.watch_name, val))
+				FAIL("%s:%d: %s: more than %d entries", name, lineno, key, CFG_LIST_MAX);
 		} else if (!strcmp(key, "ignore_exe") || !strcmp(key, "ignore_cgroup") ||
 			   !strcmp(key, "ignore_path") || !strcmp(key, "watch_path") || !strcmp(key, "sensitive")) {
 			struct cfg_list *lst = key[0] == 's' ? &c.sensitive : key[0] == 'w' ? &c.watch_path
@@ -292,6 +314,9 @@ int config_parse(struct vigil_config *out, const char *text, const char *name, c
 	if (!watch_set)
 		for (int i = 0; default_watch[i]; i++)
 			list_add(&c.watch_path, default_watch[i]);
+	if (!watch_name_set)
+		for (int i = 0; default_watch_name[i]; i++)
+			list_add(&c.watch_name, default_watch_name[i]);
 	free(copy);
 	config_free(out);
 	*out = c;

@@ -32,7 +32,7 @@ struct vigil_config {
 	unsigned store_flush_ms, store_segment_mb, store_retention_mb, store_retention_days;
 	bool hook_off[VG_HOOK_MAX];
 	uint64_t rate[VG_HOOK_MAX];
-	struct cfg_list ignore_exe, ignore_cgroup, ignore_path, watch_path, sensitive;
+	struct cfg_list ignore_exe, ignore_cgroup, ignore_path, watch_path, watch_name, sensitive;
 	/* the responder (src/respond) */
 	int response_mode;            /* RESPOND_OFF, RESPOND_DRY_RUN, RESPOND_ON */
 	unsigned response_max_per_min; /* automatic actions per minute */
@@ -54,5 +54,7 @@ void config_free(struct vigil_config *c);
 /* "10.0.0.1", "10.0.0.0/8", "fd00::/64" */
 bool config_valid_cidr(const char *v);
 extern const char *const config_default_sensitive[];
+/* a watch_name value: a file name, no '/', shorter than VG_WATCH_NAME_MAX */
+bool config_watch_name_ok(const char *name);
 
 #endif

@@ -114,6 +114,8 @@ int filters_apply(struct daemon *d, char *err, size_t errlen)
 			mask |= VG_FILTER_PATH;
 	for (int i = 0; i < d->cfg.watch_path.n; i++)
 		sensor_watch_path(d->sensor, d->cfg.watch_path.v[i], true);
+	for (int i = 0; i < d->cfg.watch_name.n; i++)
+		sensor_watch_name(d->sensor, d->cfg.watch_name.v[i], true);
 	for (int h = 0; h < VG_HOOK_MAX; h++)
 		sensor_set_rate(d->sensor, h, d->cfg.rate[h]);
 	sensor_set_filters_on(d->sensor, mask);
@@ -153,7 +155,7 @@ static void list_show(struct strbuf *r, const char *name, const struct cfg_list 
 		sb_printf(r, "%s %s\n", name, l->v[i]);
 }
 
-/* `filter list`, `filter add|del exe|cgroup|path|watch|sensitive VALUE`,
+/* `filter list`, `filter add|del exe|cgroup|path|watch|watch-name|sensitive VALUE`,
  * `filter rate HOOK N`. Runtime changes last until the next reload or
  * restart; the configuration file is where permanent filters belong. */
 int filter_command(struct daemon *d, int argc, char **argv, struct strbuf *r)
@@ -166,6 +168,7 @@ int filter_command(struct daemon *d, int argc, char **argv, struct strbuf *r)
 		list_show(r, "cgroup", &d->cfg.ignore_cgroup);
 		list_show(r, "path", &d->cfg.ignore_path);
 		list_show(r, "watch", &d->cfg.watch_path);
+		list_show(r, "watch-name", &d->cfg.watch_name);
 		list_show(r, "sensitive", &d->cfg.sensitive);
 		for (int h = 0; h < VG_HOOK_MAX; h++)
 			if (d->cfg.rate[h])
@@ -200,13 +203,22 @@ int filter_command(struct daemon *d, int argc, char **argv, struct strbuf *r)
 			l = &d->cfg.ignore_path;
 		else if (!strcmp(argv[1], "watch"))
 			l = &d->cfg.watch_path;
+		else if (!strcmp(argv[1], "watch-name"))
+			l = &d->cfg.watch_name;
 		else if (!strcmp(argv[1], "sensitive"))
 			l = &d->cfg.sensitive;
 		if (!l) {
-			sb_printf(r, "error: unknown filter kind '%s' (exe, cgroup, path, watch, sensitive)\n", argv[1]);
+			sb_printf(r, "error: unknown filter kind '%s' (exe, cgroup, path, watch, watch-name, sensitive)\n",
+				  argv[1]);
 			return -1;
 		}
-		if (argv[2][0] != '/' && l != &d->cfg.ignore_cgroup) {
+		if (l == &d->cfg.watch_name) {
+			if (!config_watch_name_ok(argv[2])) {
+				sb_printf(r, "error: %s: expected a file name (no '/') of 1 to %d bytes\n", argv[2],
+					  VG_WATCH_NAME_MAX - 1);
+				return -1;
+			}
+		} else if (argv[2][0] != '/' && l != &d->cfg.ignore_cgroup) {
 			sb_printf(r, "error: %s: expected an absolute path\n", argv[2]);
 			return -1;
 		}
@@ -245,7 +257,7 @@ int filter_command(struct daemon *d, int argc, char **argv, struct strbuf *r)
 		sb_puts(r, "ok\n");
 		return 0;
 	}
-	sb_puts(r, "error: usage: filter list | filter add|del exe|cgroup|path|watch|sensitive VALUE | "
+	sb_puts(r, "error: usage: filter list | filter add|del exe|cgroup|path|watch|watch-name|sensitive VALUE | "
 		   "filter rate HOOK N\n");
 	return -1;
 }

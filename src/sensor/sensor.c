@@ -38,7 +38,7 @@ struct sensor {
 	struct ring_buffer *rb;
 	int ncpus;
 	int fd_counters, fd_config, fd_rate_cfg, fd_ignore_exe, fd_ignore_cgroup,
-	    fd_ignore_path, fd_watch_path, fd_sensitive, fd_sensitive_bloom;
+	    fd_ignore_path, fd_watch_path, fd_watch_name, fd_sensitive, fd_sensitive_bloom;
 	struct btf *vmlinux;
 	const char *tracefs;
 	struct sensor_opts opts;
@@ -522,6 +522,7 @@ static int open_once(struct sensor **out, const struct sensor_opts *opts, bool a
 	s->fd_ignore_cgroup = MAP_FD(owner, "vg_ignore_cgroup");
 	s->fd_ignore_path = MAP_FD(owner, "vg_ignore_path");
 	s->fd_watch_path = MAP_FD(owner, "vg_watch_path");
+	s->fd_watch_name = MAP_FD(owner, "vg_watch_name");
 	s->fd_sensitive = MAP_FD(owner, "vg_sensitive");
 	s->fd_sensitive_bloom = MAP_FD(owner, "vg_sensitive_bloom");
 	set_config(s, VG_CFG_SELF_TGID, getpid());
@@ -748,6 +749,7 @@ void sensor_clear_filters(struct sensor *s)
 	clear_map(s->fd_ignore_cgroup);
 	clear_map(s->fd_ignore_path);
 	clear_map(s->fd_watch_path);
+	clear_map(s->fd_watch_name);
 	clear_map(s->fd_sensitive);
 }
 
@@ -786,6 +788,18 @@ int sensor_ignore_path(struct sensor *s, const char *prefix, bool add)
 int sensor_watch_path(struct sensor *s, const char *prefix, bool add)
 {
 	return prefix_map(s->fd_watch_path, prefix, add);
+}
+
+int sensor_watch_name(struct sensor *s, const char *name, bool add)
+{
+	char key[VG_WATCH_NAME_MAX] = {0};
+	size_t n = strlen(name);
+	if (n == 0 || n >= sizeof(key) || strchr(name, '/'))
+		return -EINVAL;
+	memcpy(key, name, n);
+	uint8_t one = 1;
+	int r = add ? bpf_map_update_elem(s->fd_watch_name, key, &one, BPF_ANY) : bpf_map_delete_elem(s->fd_watch_name, key);
+	return r ? -errno : 0;
 }
 
 int sensor_set_rate(struct sensor *s, int hook, uint64_t per_sec)

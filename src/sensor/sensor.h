@@ -50,6 +50,8 @@ int sensor_ignore_exe(struct sensor *s, struct sensor_inode ino, bool add);
 int sensor_ignore_cgroup(struct sensor *s, uint64_t cgroup_id, bool add);
 int sensor_ignore_path(struct sensor *s, const char *prefix, bool add);
 int sensor_watch_path(struct sensor *s, const char *prefix, bool add);
+/* a file name (no '/', < VG_WATCH_NAME_MAX bytes) reported in any directory */
+int sensor_watch_name(struct sensor *s, const char *name, bool add);
 int sensor_sensitive(struct sensor *s, struct sensor_inode ino, bool add);
 int sensor_clear_sensitive(struct sensor *s);
 /* Empties every ignore/watch/sensitive map (before a reload re-fills them). */

@@ -48,8 +48,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		check_list(&c.ignore_path);
 		check_list(&c.watch_path);
 		check_list(&c.sensitive);
-		if (c.sensitive.n == 0 || c.watch_path.n == 0)
+		if (c.sensitive.n == 0 || c.watch_path.n == 0 || c.watch_name.n == 0)
 			abort();
+		for (int i = 0; i < c.watch_name.n; i++)
+			if (!config_watch_name_ok(c.watch_name.v[i]))
+				abort();
 	}
 	config_free(&c);
 	free(text);

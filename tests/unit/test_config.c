@@ -79,6 +79,8 @@ static void test_defaults(void **state)
 	assert_int_equal(c.sensitive.n, ns);
 	assert_true(list_has(&c.watch_path, "/etc/"));
 	assert_true(list_has(&c.watch_path, "/usr/bin/"));
+	assert_true(list_has(&c.watch_name, "authorized_keys"));
+	assert_true(list_has(&c.watch_name, ".bashrc"));
 	for (int h = 0; h < VG_HOOK_MAX; h++) {
 		assert_false(c.hook_off[h]);
 		assert_int_equal(c.rate[h], 0);
@@ -217,6 +219,10 @@ static void test_errors(void **state)
 	expect_error(buf, 1, "ignore_path: ", "prefix longer than 128");
 	snprintf(buf, sizeof(buf), "watch_path = %s", longp);
 	expect_error(buf, 1, "watch_path: ", "prefix longer than 128");
+	expect_error("watch_name = .ssh/authorized_keys", 1, "watch_name: ", "no '/'");
+	expect_error("watch_name = ..", 1, "watch_name: ", "got '..'");
+	expect_error("watch_name = ", 1, "watch_name: ", "1 to 31 bytes");
+	expect_error("watch_name = name-of-exactly-thirty-two-bytes", 1, "watch_name: ", "1 to 31 bytes");
 }
 
 /* Comments and blank lines count as lines: the error names the right one. */
@@ -250,7 +256,9 @@ static void test_lists(void **state)
 			   "ignore_path = /var/cache/\n"
 			   "watch_path = /srv/www/\n"
 			   "watch_path = /opt/app/bin/\n"
-			   "sensitive = /etc/app/secret.key\n";
+			   "sensitive = /etc/app/secret.key\n"
+			   "watch_name = .myshrc\n"
+			   "watch_name = name-of-exactly-thirty-one-byte\n";
 	assert_int_equal(parse(&c, text), 0);
 	assert_int_equal(c.ignore_exe.n, 2);
 	assert_string_equal(c.ignore_exe.v[0], "/usr/sbin/cron");
@@ -265,6 +273,9 @@ static void test_lists(void **state)
 	assert_false(list_has(&c.watch_path, "/etc/"));
 	assert_int_equal(c.sensitive.n, 1);
 	assert_false(list_has(&c.sensitive, "/etc/shadow"));
+	assert_int_equal(c.watch_name.n, 2);
+	assert_true(list_has(&c.watch_name, "name-of-exactly-thirty-one-byte"));
+	assert_false(list_has(&c.watch_name, "authorized_keys"));
 	/* exactly 128 bytes is allowed */
 	char buf[256], longp[VG_PREFIX_MAX + 1];
 	memset(longp, 'b', VG_PREFIX_MAX);
