@@ -19,11 +19,12 @@ static const char *const default_watch[] = {
 };
 
 /* Writes to these are reported in any directory: the persistence that
- * lives in every user's home, where no prefix reaches. */
+ * lives in every user's home, where no prefix reaches, and "mem": another
+ * process's memory through /proc/PID/mem, or /dev/mem. */
 static const char *const default_watch_name[] = {
 	"authorized_keys", "authorized_keys2", ".bashrc", ".bash_profile", ".bash_login", ".bash_logout",
 	".profile", ".zshrc", ".zprofile", ".zshenv", ".zlogin", ".zlogout", ".cshrc", ".tcshrc", ".login",
-	".rhosts", ".shosts", ".xinitrc", ".xsession", ".xprofile", NULL,
+	".rhosts", ".shosts", ".xinitrc", ".xsession", ".xprofile", "mem", NULL,
 };
 
 bool config_watch_name_ok(const char *name)

@@ -162,24 +162,6 @@ def test_write_to_watched_names_anywhere(vigild, tmp):
     assert r.returncode != 0 and "no '/'" in r.stdout + r.stderr
 
 
-def test_persistence_appends_alert(start_vigild, tmp):
-    """The same appends, end to end: the shipped rules raise their alerts."""
-    home = os.path.join(tmp, "home", "bob")
-    os.makedirs(os.path.join(home, ".ssh"))
-    keys, rc = os.path.join(home, ".ssh", "authorized_keys"), os.path.join(home, ".bashrc")
-    for p in (keys, rc):
-        with open(p, "w") as f:
-            f.write("# existing\n")
-    d = start_vigild(extra_args=["--alerts-out", os.path.join(tmp, "alerts.jsonl")])
-    d.alerts_path = os.path.join(tmp, "alerts.jsonl")
-    for p in (keys, rc):
-        with open(p, "a") as f:
-            f.write("appended\n")
-    for title, p in (("SSH authorized_keys written", keys), ("Shell startup file written", rc)):
-        d.wait_for_alert(lambda a: a["rule"]["title"] == title
-                         and any(get(e, "file.path") == p for e in a["events"]), timeout=T, what=title)
-
-
 def _openat2(path, flags, mode=0o600):
     """openat2(AT_FDCWD, path, {flags, mode}): glibc has no wrapper."""
     libc = ctypes.CDLL(None, use_errno=True)

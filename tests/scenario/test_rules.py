@@ -724,6 +724,38 @@ def test_ptrace_injection(vd, tmp):
         victim.wait(timeout=5)
 
 
+PROC_MEM = r"""
+import json, os, sys
+pid, write = int(sys.argv[1]), sys.argv[2] == "write"
+# the first word of the target's stack: read it, and (write) put it back
+with open("/proc/%d/maps" % pid) as f:
+    addr = next(int(l.split("-")[0], 16) for l in f if "[stack]" in l)
+fd = os.open("/proc/%d/mem" % pid, os.O_RDWR if write else os.O_RDONLY)
+word = os.pread(fd, 8, addr)
+n = os.pwrite(fd, word, addr) if write else 0
+os.close(fd)
+print(json.dumps({"pid": os.getpid(), "written": n}))
+"""
+
+
+def test_proc_mem_injection(vd, tmp):
+    victim = subprocess.Popen(["sleep", "30"], start_new_session=True)
+    try:
+        pid, rc, out = run_json([PY, "-c", PROC_MEM, str(victim.pid), "write"])
+        assert rc == 0 and out["written"] == 8, out
+        mem = "/proc/%d/mem" % victim.pid
+        expect(vd, "privilege_escalation/proc_mem_write", pid=pid, sid=pid,
+               pred=lambda a: get(a["events"][0], "file.path") == mem)
+        # benign: reading another process's memory (ps, debuggers' reads)
+        b1, rc, out = run_json([PY, "-c", PROC_MEM, str(victim.pid), "read"])
+        assert rc == 0, out
+        assert_quiet(vd, sids=[b1])
+        assert victim.poll() is None
+    finally:
+        victim.kill()
+        victim.wait(timeout=5)
+
+
 def test_root_without_setuid(vd, tmp):
     pid, rc, out = run(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
                         "--inh-caps=+setuid", "--ambient-caps=+setuid",
@@ -841,6 +873,10 @@ try:
             f.write("export PATH=$PATH\n")
         os.rename(src, dst)
         made.append(dst)
+    # a line added to a file that was there (the caller removes it)
+    for p, text in paths.get("append", []):
+        with open(p, "a") as f:
+            f.write(text)
 finally:
     for p in made:
         os.unlink(p)
@@ -876,6 +912,21 @@ def test_persistence_files(vd, tmp):
     for path, _, rel in system:
         expect(vd, rel, pid=pid, sid=pid, pred=lambda a, p=path: get(a["events"][0], "file.path") == p)
     expect(vd, "persistence/shell_profile_rename", pid=pid, sid=pid)
+
+    # a key and a line appended to files that were there (the commonest
+    # way): an open for writing, reported under the watched names
+    old = {os.path.join(home, "old", ".ssh", "authorized_keys"): "persistence/ssh_authorized_keys_write",
+           os.path.join(home, "old", ".bashrc"): "persistence/shell_profile_write"}
+    for p in old:
+        os.makedirs(os.path.dirname(p), exist_ok=True)
+        with open(p, "w") as f:
+            f.write("# there before\n")
+    spec = {"create": [], "rename": [], "append": [(p, "ssh-ed25519 AAAAvigiltest y\n") for p in old]}
+    pid, rc, out = run_json([PY, "-c", PERSIST, json.dumps(spec)])
+    assert rc == 0, out
+    for path, rel in old.items():
+        expect(vd, rel, pid=pid, sid=pid, pred=lambda a, p=path: get(a["events"][0], "file.path") == p
+               and get(a["events"][0], "event.action") == "file_open_write")
 
     # benign: ordinary files in the same places
     spec = {"create": [(os.path.join(home, "notes.txt"), "x\n"), (f"/etc/vigil-e3-{TOK}.conf", "x=1\n")],
