@@ -210,6 +210,27 @@ VG_SYS_EXIT(vg_ptrace_exit)
 	return 0;
 }
 
+/* process_vm_writev(pid, ...): another process's memory written directly,
+ * under the same permission as a ptrace attach; recorded as a ptrace event
+ * (request VG_PTRACE_VM_WRITEV, ret the bytes written). The pid is read at
+ * exit from the saved user registers: no enter program. */
+VG_SYS_EXIT(vg_vm_writev_exit)
+{
+	if (vg_skip(VG_HOOK_PTRACE))
+		return 0;
+	struct pt_regs *regs = (struct pt_regs *)bpf_task_pt_regs(bpf_get_current_task_btf());
+	struct vg_scratch *s = vg_buf();
+	if (!s)
+		return 0;
+	struct vg_ptrace *e = VG_REC(s, struct vg_ptrace, VG_EV_PTRACE, VG_HOOK_PTRACE);
+	e->h.ret = ret;
+	e->request = VG_PTRACE_VM_WRITEV;
+	/* in the caller's pid namespace, as ptrace's pid argument */
+	e->target_pid = (__u32)PT_REGS_PARM1_CORE_SYSCALL(regs);
+	vg_emit(s, sizeof(*e), VG_HOOK_PTRACE);
+	return 0;
+}
+
 /* -------------------------------------------------------------- modules */
 
 enum mod_sc { MOD_INIT = 0, MOD_FINIT = 1, MOD_DELETE = 2 };

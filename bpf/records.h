@@ -317,6 +317,8 @@ struct vg_creds {
 	__u64 old_cap_prm, new_cap_prm;
 };
 
+/* vg_ptrace.request of a process_vm_writev call: outside ptrace's numbers */
+#define VG_PTRACE_VM_WRITEV 0x10000
 struct vg_ptrace {
 	struct vg_hdr h;
 	__s64 request;

@@ -247,3 +247,25 @@ def run_helper(name, *args, user=None, check=True, timeout=30):
         raise AssertionError(f"{name} exited {r.returncode}: {r.stdout} {r.stderr}")
     first = r.stdout.strip().splitlines()[0] if r.stdout.strip() else "{}"
     return json.loads(first), r
+
+
+# process_vm_writev into the process argv[1]: python, run with -c
+VM_WRITEV = r"""
+import ctypes, json, os, sys
+pid = int(sys.argv[1])
+with open("/proc/%d/maps" % pid) as f:
+    addr = next(int(l.split("-")[0], 16) for l in f if "[stack]" in l)
+class iovec(ctypes.Structure):
+    _fields_ = [("base", ctypes.c_void_p), ("len", ctypes.c_size_t)]
+libc = ctypes.CDLL(None, use_errno=True)
+libc.process_vm_readv.restype = libc.process_vm_writev.restype = ctypes.c_ssize_t
+buf = ctypes.create_string_buffer(8)
+local, remote = iovec(ctypes.cast(buf, ctypes.c_void_p), 8), iovec(ctypes.c_void_p(addr), 8)
+# read the first word of its stack, put it back; then (a second pid) a
+# write to a process that is gone
+r = libc.process_vm_readv(pid, ctypes.byref(local), 1, ctypes.byref(remote), 1, 0)
+w = libc.process_vm_writev(pid, ctypes.byref(local), 1, ctypes.byref(remote), 1, 0)
+bad = (libc.process_vm_writev(int(sys.argv[2]), ctypes.byref(local), 1, ctypes.byref(remote), 1, 0)
+       if len(sys.argv) > 2 else None)
+print(json.dumps({"pid": os.getpid(), "read": r, "written": w, "bad": bad}))
+"""

@@ -17,7 +17,7 @@ import time
 
 import pytest
 
-from conftest import action, get, helper, run_helper
+from conftest import VM_WRITEV, action, get, helper, run_helper
 
 NOBODY = 65534
 
@@ -137,6 +137,34 @@ def test_ptrace_attach(vigild):
     chatter = vigild.find_all(lambda e: action("ptrace")(e) and _is(out["tracer"])(e)
                               and get(e, "vigil.ptrace.request") in (0x4207, 17))
     assert chatter == []
+
+
+def test_process_vm_writev(vigild):
+    """Writing another process's memory with process_vm_writev is recorded as
+    a ptrace event (request_name process_vm_writev, ret the bytes written),
+    the failed attempt on a missing pid too; process_vm_readv is not."""
+    victim = subprocess.Popen(["sleep", "30"])
+    gone = subprocess.Popen(["true"])
+    gone.wait()
+    try:
+        r = subprocess.run([sys.executable, "-c", VM_WRITEV, str(victim.pid), str(gone.pid)],
+                           capture_output=True, text=True, timeout=30)
+        out = json.loads(r.stdout)
+        assert out["read"] == 8 and out["written"] == 8 and out["bad"] == -1, out
+        evs = [vigild.wait_for(lambda e, t=t: action("ptrace")(e) and _is(out["pid"])(e)
+                               and get(e, "vigil.target.pid") == t, what=f"process_vm_writev to {t}")
+               for t in (victim.pid, gone.pid)]
+        ok, bad = evs
+        assert get(ok, "vigil.ptrace.request_name") == "process_vm_writev"
+        assert get(ok, "vigil.ptrace.request") == 0x10000
+        assert get(ok, "vigil.ret") == 8 and ok["event"]["outcome"] == "success"
+        assert get(ok, "vigil.target.executable") in ("/usr/bin/sleep", "/bin/sleep")
+        assert bad["event"]["outcome"] == "failure"
+        vigild.barrier()
+        assert len(vigild.find_all(lambda e: action("ptrace")(e) and _is(out["pid"])(e))) == 2
+    finally:
+        victim.kill()
+        victim.wait()
 
 
 def test_ptrace_attach_in_pid_namespace(vigild):

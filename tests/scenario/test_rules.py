@@ -31,7 +31,7 @@ import uuid
 import pytest
 import yaml
 
-from conftest import BUILD, Vigild, clean_env, get, helper
+from conftest import BUILD, VM_WRITEV, Vigild, clean_env, get, helper
 
 REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 RULES = os.path.join(REPO, "rules")
@@ -715,6 +715,11 @@ def test_ptrace_injection(vd, tmp):
         assert get(a["events"][0], "vigil.target.pid") == victim.pid
         expect(vd, "privilege_escalation/ptrace_injection", pid=pid, sid=pid,
                pred=lambda x: get(x["events"][0], "vigil.ptrace.request_name") == "PTRACE_POKEDATA")
+        # the same word put back with process_vm_writev, no ptrace at all
+        pid, rc, out = run_json([PY, "-c", VM_WRITEV, str(victim.pid)])
+        assert rc == 0 and out["written"] == 8, out
+        expect(vd, "privilege_escalation/ptrace_injection", pid=pid, sid=pid,
+               pred=lambda x: get(x["events"][0], "vigil.ptrace.request_name") == "process_vm_writev")
         # benign: tracing a program with strace (debugger: a weak signal only)
         b1, rc, _ = run(["strace", "-f", "-o", "/dev/null", "/bin/true"])
         assert rc == 0
