@@ -151,7 +151,7 @@ static int x86_64_nr(const char *name)
 		NR(bind),      NR(listen),    NR(accept4),	NR(ptrace),    NR(setuid),
 		NR(setgid),    NR(setreuid),  NR(setregid),	NR(setresuid), NR(setresgid),
 		NR(setfsuid),  NR(setfsgid),  NR(capset),	NR(mount),     {"umount", __NR_umount2},
-		NR(bpf),       NR(move_mount),
+		NR(process_vm_writev), NR(bpf), NR(move_mount),
 	};
 #undef NR
 	for (size_t k = 0; k < sizeof(table) / sizeof(table[0]); k++)
