@@ -128,8 +128,8 @@ def test_write_open_watched_and_unwatched(vigild, tmp):
 def test_write_to_watched_names_anywhere(vigild, tmp):
     """Appending a key to an existing authorized_keys or a line to a
     .bashrc in a home directory no watched prefix covers is reported (the
-    commonest persistence), and raises the rules written for it; another
-    file there is not; a name taken off the list at run time is not."""
+    commonest persistence; test_rules checks the alerts); another file
+    there is not; a name taken off the list at run time is not."""
     home = os.path.join(tmp, "home", "alice")
     os.makedirs(os.path.join(home, ".ssh"))
     keys, rc, notes = (os.path.join(home, ".ssh", "authorized_keys"), os.path.join(home, ".bashrc"),
