@@ -25,6 +25,13 @@ static uint64_t key_hash(const struct exehash_key *k)
 	return htab_hash64(k->ino ^ htab_hash64(k->mtime_ns ^ htab_hash64(k->size ^ ((uint64_t)k->dev << 32))));
 }
 
+/* Field by field: the key has tail padding, which a key built by value
+ * (a returned compound literal) need not zero. */
+static bool key_eq(const struct exehash_key *a, const struct exehash_key *b)
+{
+	return a->ino == b->ino && a->mtime_ns == b->mtime_ns && a->size == b->size && a->dev == b->dev;
+}
+
 void exehash_init(uint64_t max_bytes)
 {
 	pthread_mutex_lock(&lock);
@@ -40,7 +47,7 @@ bool exehash_lookup(const struct exehash_key *k, char out[65])
 	pthread_mutex_lock(&lock);
 	if (cache.buckets) {
 		struct entry *e = htab_get(&cache, key_hash(k));
-		if (e && !memcmp(&e->k, k, sizeof(*k))) {
+		if (e && key_eq(&e->k, k)) {
 			memcpy(out, e->hex, 65);
 			hit = true;
 		}
