@@ -84,6 +84,7 @@ int main(int argc, char **argv)
 		close(fd);
 	}
 
+	int open_flags = (kind == 5 ? O_WRONLY : O_RDONLY) | O_CLOEXEC;
 	double best = 0;
 	long errors = 0;
 	for (long r = 0; r < rounds; r++) {
@@ -95,7 +96,8 @@ int main(int argc, char **argv)
 				syscall(SYS_getppid);
 				break;
 			case 1:
-				fd = open(existing, O_RDONLY | O_CLOEXEC);
+			case 5:
+				fd = open(existing, open_flags);
 				if (fd < 0)
 					errors++;
 				else
@@ -108,13 +110,6 @@ int main(int argc, char **argv)
 			case 3:
 				if (rename(a, b) == 0 || errno != ENOENT)
 					errors++;
-				break;
-			case 5:
-				fd = open(existing, O_WRONLY | O_CLOEXEC);
-				if (fd < 0)
-					errors++;
-				else
-					close(fd);
 				break;
 			case 4:
 				fd = open(a, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);

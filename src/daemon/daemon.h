@@ -49,7 +49,7 @@ struct daemon {
 	 * for the hash thread (hashing.c) */
 	pthread_mutex_t hlock;
 	pthread_cond_t hcond;
-	struct hash_job *hhead;
+	struct hash_job *hhead, **htail;
 	size_t hlen;
 	bool hstopping, hthread_started;
 	pthread_t hash_thread;

@@ -29,6 +29,20 @@ struct hash_job {
 	char *exe;
 };
 
+static void job_free(struct hash_job *j)
+{
+	if (j->fd >= 0)
+		close(j->fd);
+	free(j->exe);
+	free(j);
+}
+
+static struct exehash_key key_of(const struct proc_image *img)
+{
+	return (struct exehash_key){.ino = img->exe_ino, .mtime_ns = img->exe_mtime_ns, .size = img->exe_size,
+				    .dev = img->exe_dev};
+}
+
 static void *hash_main(void *arg)
 {
 	struct daemon *d = arg;
@@ -42,6 +56,8 @@ static void *hash_main(void *arg)
 			break;
 		struct hash_job *j = d->hhead;
 		d->hhead = j->next;
+		if (!d->hhead)
+			d->htail = &d->hhead;
 		d->hlen--;
 		pthread_mutex_unlock(&d->hlock);
 		char sha[65] = "";
@@ -67,18 +83,15 @@ static void *hash_main(void *arg)
 			if (d->responder)
 				responder_on_exec(d->responder, (pid_t)j->pid, j->start_ns, sha, j->exe);
 		}
-		close(j->fd);
-		free(j->exe);
-		free(j);
+		job_free(j);
 		pthread_mutex_lock(&d->hlock);
 	}
 	while (d->hhead) {
 		struct hash_job *j = d->hhead;
 		d->hhead = j->next;
-		close(j->fd);
-		free(j->exe);
-		free(j);
+		job_free(j);
 	}
+	d->htail = &d->hhead;
 	d->hlen = 0;
 	pthread_mutex_unlock(&d->hlock);
 	return NULL;
@@ -87,41 +100,36 @@ static void *hash_main(void *arg)
 /* Hands a large executable to the hash thread (which takes its fd). */
 static void hash_later(struct daemon *d, struct proc_image *img, const struct exehash_key *k)
 {
+	int fd = img->exe_fd;
+	img->exe_fd = -1; /* the job's from here, or closed below */
 	struct hash_job *j = calloc(1, sizeof(*j));
 	if (j)
-		j->exe = strdup(img->exe ? img->exe : "");
+		*j = (struct hash_job){.key = *k, .fd = fd, .pid = img->pid, .start_ns = img->start_ns,
+				       .exe = strdup(img->exe ? img->exe : "")};
 	pthread_mutex_lock(&d->hlock);
 	bool ok = j && j->exe && d->hthread_started && d->hlen < HASH_QUEUE_MAX;
 	if (ok) {
-		j->key = *k;
-		j->fd = img->exe_fd;
-		j->pid = img->pid;
-		j->start_ns = img->start_ns;
-		struct hash_job **tail = &d->hhead;
-		while (*tail)
-			tail = &(*tail)->next;
-		*tail = j;
+		*d->htail = j;
+		d->htail = &j->next;
 		d->hlen++;
 		pthread_cond_signal(&d->hcond);
 	} else {
 		d->hash_skipped++;
 	}
 	pthread_mutex_unlock(&d->hlock);
-	if (!ok) {
-		if (j)
-			free(j->exe);
-		free(j);
-		close(img->exe_fd);
-	}
-	img->exe_fd = -1;
+	if (ok)
+		return;
+	if (j)
+		job_free(j);
+	else
+		close(fd);
 }
 
 void hash_exe(struct daemon *d, struct proc_image *img)
 {
 	if (img->sha256[0] || img->exe_fd < 0)
 		return;
-	struct exehash_key k = {.ino = img->exe_ino, .mtime_ns = img->exe_mtime_ns,
-				.size = img->exe_size, .dev = img->exe_dev};
+	struct exehash_key k = key_of(img);
 	if (exehash_lookup(&k, img->sha256) || img->exe_size <= HASH_INLINE_MAX) {
 		if (!img->sha256[0])
 			exehash_compute(&k, img->exe_fd, img->sha256);
@@ -136,8 +144,7 @@ void prepare_hash(struct daemon *d, struct proc_image *img)
 {
 	if (d->cfg.hash_max_mb == 0 || img->exe_size > (uint64_t)d->cfg.hash_max_mb << 20)
 		return;
-	struct exehash_key k = {.ino = img->exe_ino, .mtime_ns = img->exe_mtime_ns,
-				.size = img->exe_size, .dev = img->exe_dev};
+	struct exehash_key k = key_of(img);
 	if (exehash_lookup(&k, img->sha256))
 		return;
 	/* open now, while the process is alive: a memfd or deleted file has
@@ -166,6 +173,7 @@ void prepare_hash(struct daemon *d, struct proc_image *img)
 void hash_start(struct daemon *d)
 {
 	pthread_mutex_init(&d->hlock, NULL);
+	d->htail = &d->hhead;
 	pthread_cond_init(&d->hcond, NULL);
 	/* without it, large executables are not hashed (counted) */
 	d->hthread_started = pthread_create(&d->hash_thread, NULL, hash_main, d) == 0;
