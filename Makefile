@@ -95,7 +95,7 @@ unit: $(UNIT_BINS)
 # is one. The corpus grows in BUILD/fuzz/NAME.corpus; findings land there too.
 FUZZ_SECONDS ?= 20
 FUZZ_SRCS := src/daemon/config.c src/sensor/hooks.c src/sensor/decode.c src/event/json.c \
-	src/event/event.c src/event/dns.c src/event/path.c src/event/flat.c src/util/strbuf.c src/util/htab.c src/proc/proc.c
+	src/event/event.c src/event/dns.c src/event/path.c src/event/flat.c src/event/xattr.c src/util/strbuf.c src/util/htab.c src/proc/proc.c
 FUZZ_BINS := $(patsubst tests/fuzz/%.c,$(BUILD)/fuzz/%,$(wildcard tests/fuzz/fuzz_*.c))
 .PHONY: fuzz
 $(BUILD)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_SRCS) $(wildcard src/*/*.h) bpf/records.h tests/unit/jsoncheck.h

@@ -8,6 +8,8 @@
 //   unlink   unlink of a missing file (one record, one path)
 //   rename   rename of a missing file (one record, two paths)
 //   create   create + close + unlink (two records, one of them a path walk)
+//   ioctl    FIONREAD on a pipe (no record: every ioctl of the host reaches
+//            the sensor's exit handler, which keeps only chattr's requests)
 // Prints one JSON line with the best of R rounds in nanoseconds per
 // operation (the best, because interference only ever adds time).
 #define _GNU_SOURCE
@@ -16,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
@@ -29,7 +32,7 @@ static double now_ns(void)
 
 static int usage(void)
 {
-	fprintf(stderr, "usage: syscall_cost getppid|open|openw|unlink|rename|create [--count N] [--rounds R] "
+	fprintf(stderr, "usage: syscall_cost getppid|open|openw|unlink|rename|create|ioctl [--count N] [--rounds R] "
 			"[--dir DIR]\n");
 	return 2;
 }
@@ -73,6 +76,8 @@ int main(int argc, char **argv)
 		kind = 4;
 	else if (!strcmp(mode, "openw"))
 		kind = 5;
+	else if (!strcmp(mode, "ioctl"))
+		kind = 6;
 	else
 		return usage();
 	if (kind == 1 || kind == 5) {
@@ -84,6 +89,11 @@ int main(int argc, char **argv)
 		close(fd);
 	}
 
+	int pfd[2] = {-1, -1};
+	if (kind == 6 && pipe2(pfd, O_CLOEXEC)) {
+		perror("syscall_cost: pipe");
+		return 1;
+	}
 	int open_flags = (kind == 5 ? O_WRONLY : O_RDONLY) | O_CLOEXEC;
 	double best = 0;
 	long errors = 0;
@@ -111,6 +121,12 @@ int main(int argc, char **argv)
 				if (rename(a, b) == 0 || errno != ENOENT)
 					errors++;
 				break;
+			case 6: {
+				int avail;
+				if (ioctl(pfd[0], FIONREAD, &avail))
+					errors++;
+				break;
+			}
 			case 4:
 				fd = open(a, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
 				if (fd < 0) {

@@ -23,6 +23,7 @@
 
 #define VG_FILE_EXITS(X)                                        \
 	X(vg_open_exit, open, 2, VG_HOOK_OPEN)                  \
+	X(vg_ioctl_exit, ioctl, 16, VG_HOOK_ATTR)               \
 	X(vg_truncate_exit, truncate, 76, VG_HOOK_TRUNCATE)     \
 	X(vg_ftruncate_exit, ftruncate, 77, VG_HOOK_TRUNCATE)   \
 	X(vg_rename_exit, rename, 82, VG_HOOK_RENAME)           \
@@ -37,6 +38,12 @@
 	X(vg_fchown_exit, fchown, 93, VG_HOOK_CHOWN)            \
 	X(vg_lchown_exit, lchown, 94, VG_HOOK_CHOWN)            \
 	X(vg_utime_exit, utime, 132, VG_HOOK_UTIMES)            \
+	X(vg_setxattr_exit, setxattr, 188, VG_HOOK_ATTR)        \
+	X(vg_lsetxattr_exit, lsetxattr, 189, VG_HOOK_ATTR)      \
+	X(vg_fsetxattr_exit, fsetxattr, 190, VG_HOOK_ATTR)      \
+	X(vg_removexattr_exit, removexattr, 197, VG_HOOK_ATTR)  \
+	X(vg_lremovexattr_exit, lremovexattr, 198, VG_HOOK_ATTR) \
+	X(vg_fremovexattr_exit, fremovexattr, 199, VG_HOOK_ATTR) \
 	X(vg_utimes_exit, utimes, 235, VG_HOOK_UTIMES)          \
 	X(vg_openat_exit, openat, 257, VG_HOOK_OPEN)            \
 	X(vg_fchownat_exit, fchownat, 260, VG_HOOK_CHOWN)       \
@@ -49,7 +56,9 @@
 	X(vg_utimensat_exit, utimensat, 280, VG_HOOK_UTIMES)    \
 	X(vg_renameat2_exit, renameat2, 316, VG_HOOK_RENAME)    \
 	X(vg_openat2_exit, openat2, 437, VG_HOOK_OPEN)          \
-	X(vg_fchmodat2_exit, fchmodat2, 452, VG_HOOK_CHMOD)
+	X(vg_fchmodat2_exit, fchmodat2, 452, VG_HOOK_CHMOD)    \
+	X(vg_setxattrat_exit, setxattrat, 463, VG_HOOK_ATTR)    \
+	X(vg_removexattrat_exit, removexattrat, 466, VG_HOOK_ATTR)
 
 #define VG_NET_EXITS(X)                                         \
 	X(vg_socket_exit, socket, 41, VG_HOOK_SOCKET)           \

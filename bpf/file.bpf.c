@@ -767,4 +767,191 @@ VG_SYS_EXIT(vg_futimesat_exit)
 	return utimes_exit(ret, (int)a.a[0], a.a[1], a.a[2], 1, 0, s);
 }
 
+/* --------------------------------------------------------------- xattr */
+
+/* Names worth a record: file capabilities and other security.* labels,
+ * and POSIX ACLs. user.* (browsers, file managers) and trusted.* (overlayfs
+ * and container runtimes) are frequent and grant nothing. */
+static __always_inline bool xattr_interesting(__u64 uname)
+{
+	char nm[17] = {};
+	if (bpf_probe_read_user_str(nm, sizeof(nm), (const void *)uname) < 10)
+		return false;
+	if (nm[0] == 's' && nm[1] == 'e' && nm[2] == 'c' && nm[3] == 'u' && nm[4] == 'r' &&
+	    nm[5] == 'i' && nm[6] == 't' && nm[7] == 'y' && nm[8] == '.')
+		return true;
+	/* "system.posix_acl" */
+	return nm[0] == 's' && nm[1] == 'y' && nm[2] == 's' && nm[3] == 't' && nm[4] == 'e' &&
+	       nm[5] == 'm' && nm[6] == '.' && nm[7] == 'p' && nm[8] == 'o' && nm[9] == 's' &&
+	       nm[10] == 'i' && nm[11] == 'x' && nm[12] == '_' && nm[13] == 'a' && nm[14] == 'c' &&
+	       nm[15] == 'l';
+}
+
+/* One record for the setxattr and removexattr families. fd >= 0 with no
+ * path: the f* calls; otherwise a path relative to dirfd (AT_EMPTY_PATH:
+ * the file open on dirfd). value is NULL for removals. */
+static __always_inline int xattr_exit(long ret, int dirfd, __u64 upath, bool by_fd, __u32 at_flags,
+				      __u64 uname, __u64 value, __u32 size, __u32 xflags, bool remove)
+{
+	if (!uname || !xattr_interesting(uname) || is_self())
+		return 0;
+	struct vg_scratch *s = vg_buf();
+	if (!s)
+		return 0;
+	struct vg_xattr *e = (struct vg_xattr *)s->buf;
+	__builtin_memset(e, 0, sizeof(*e));
+	__u32 cur = sizeof(*e);
+	e->flags = xflags | at_flags | (by_fd ? VG_XATTR_BY_FD : 0);
+	e->size = size;
+	bool fd_target = by_fd;
+	if (!by_fd && (at_flags & AT_EMPTY_PATH) && upath) {
+		char c = 1;
+		bpf_probe_read_user(&c, 1, (const void *)upath);
+		fd_target = c == 0;
+	}
+	if (fd_target) {
+		put_fdpath(s, &cur, &e->target, dirfd);
+		struct file *f = vg_fd_file(vg_task(), dirfd);
+		if (f) {
+			struct inode *ino = BPF_CORE_READ(f, f_inode);
+			e->ino = BPF_CORE_READ(ino, i_ino);
+			e->dev = BPF_CORE_READ(ino, i_sb, s_dev);
+		}
+	} else {
+		put_upath(s, &cur, &e->target, upath, dirfd);
+	}
+	vg_put_ustr(s, &cur, &e->name, (const char *)uname, VG_NAME_MAX);
+	if (!remove && value && size) {
+		__u32 n = size < VG_XATTR_VALUE_MAX ? size : VG_XATTR_VALUE_MAX;
+		/* the mask keeps the bound in the register the verifier checks */
+		vg_put_ubytes(s, &cur, &e->value, (const void *)value, vg_mask(n, 2 * VG_XATTR_VALUE_MAX - 1));
+	}
+	if (path_ignored(s, &e->target)) {
+		vg_count(VG_HOOK_ATTR, VG_CNT_FILTERED);
+		return 0;
+	}
+	return file_finish(s, cur, remove ? VG_EV_FILE_XATTR_REMOVE : VG_EV_FILE_XATTR_SET, VG_HOOK_ATTR,
+			   ret);
+}
+
+/* The registers, not regs_args: these exits return before any other work
+ * unless the attribute's name is one worth recording. */
+static __always_inline struct pt_regs *exit_regs(void)
+{
+	return (struct pt_regs *)bpf_task_pt_regs(bpf_get_current_task_btf());
+}
+
+VG_SYS_EXIT(vg_setxattr_exit)
+{
+	struct pt_regs *r = exit_regs();
+	return xattr_exit(ret, AT_FDCWD, PT_REGS_PARM1_SYSCALL(r), false, 0, PT_REGS_PARM2_SYSCALL(r),
+			  PT_REGS_PARM3_SYSCALL(r), PT_REGS_PARM4_SYSCALL(r), PT_REGS_PARM5_SYSCALL(r),
+			  false);
+}
+
+VG_SYS_EXIT(vg_lsetxattr_exit)
+{
+	struct pt_regs *r = exit_regs();
+	return xattr_exit(ret, AT_FDCWD, PT_REGS_PARM1_SYSCALL(r), false, AT_SYMLINK_NOFOLLOW,
+			  PT_REGS_PARM2_SYSCALL(r), PT_REGS_PARM3_SYSCALL(r), PT_REGS_PARM4_SYSCALL(r),
+			  PT_REGS_PARM5_SYSCALL(r), false);
+}
+
+VG_SYS_EXIT(vg_fsetxattr_exit)
+{
+	struct pt_regs *r = exit_regs();
+	return xattr_exit(ret, (int)PT_REGS_PARM1_SYSCALL(r), 0, true, 0, PT_REGS_PARM2_SYSCALL(r),
+			  PT_REGS_PARM3_SYSCALL(r), PT_REGS_PARM4_SYSCALL(r), PT_REGS_PARM5_SYSCALL(r),
+			  false);
+}
+
+VG_SYS_EXIT(vg_removexattr_exit)
+{
+	struct pt_regs *r = exit_regs();
+	return xattr_exit(ret, AT_FDCWD, PT_REGS_PARM1_SYSCALL(r), false, 0, PT_REGS_PARM2_SYSCALL(r), 0,
+			  0, 0, true);
+}
+
+VG_SYS_EXIT(vg_lremovexattr_exit)
+{
+	struct pt_regs *r = exit_regs();
+	return xattr_exit(ret, AT_FDCWD, PT_REGS_PARM1_SYSCALL(r), false, AT_SYMLINK_NOFOLLOW,
+			  PT_REGS_PARM2_SYSCALL(r), 0, 0, 0, true);
+}
+
+VG_SYS_EXIT(vg_fremovexattr_exit)
+{
+	struct pt_regs *r = exit_regs();
+	return xattr_exit(ret, (int)PT_REGS_PARM1_SYSCALL(r), 0, true, 0, PT_REGS_PARM2_SYSCALL(r), 0, 0,
+			  0, true);
+}
+
+/* include/uapi/linux/xattr.h (6.13) */
+struct vg_u_xattr_args {
+	__u64 value;
+	__u32 size;
+	__u32 flags;
+};
+
+/* setxattrat(dfd, path, at_flags, name, args, usize) */
+VG_SYS_EXIT(vg_setxattrat_exit)
+{
+	struct pt_regs *r = exit_regs();
+	struct vg_u_xattr_args xa = {};
+	bpf_probe_read_user(&xa, sizeof(xa), (const void *)PT_REGS_PARM5_SYSCALL(r));
+	return xattr_exit(ret, (int)PT_REGS_PARM1_SYSCALL(r), PT_REGS_PARM2_SYSCALL(r), false,
+			  (__u32)PT_REGS_PARM3_SYSCALL(r), PT_REGS_PARM4_SYSCALL(r), xa.value, xa.size,
+			  xa.flags, false);
+}
+
+/* removexattrat(dfd, path, at_flags, name) */
+VG_SYS_EXIT(vg_removexattrat_exit)
+{
+	struct pt_regs *r = exit_regs();
+	return xattr_exit(ret, (int)PT_REGS_PARM1_SYSCALL(r), PT_REGS_PARM2_SYSCALL(r), false,
+			  (__u32)PT_REGS_PARM3_SYSCALL(r), PT_REGS_PARM4_SYSCALL(r), 0, 0, 0, true);
+}
+
+/* -------------------------------------------------------- inode flags */
+
+/* include/uapi/linux/fs.h: _IOW('f', 2, long) and its 32-bit twin (the
+ * kernel reads an int through either), _IOW('X', 32, struct fsxattr) */
+#define FS_IOC_SETFLAGS 0x40086602u
+#define FS_IOC32_SETFLAGS 0x40046602u
+#define FS_IOC_FSSETXATTR 0x401c5820u
+
+/* chattr +i/+a and the like. Every ioctl on the host comes through here,
+ * so anything but these two requests returns at the first compare. */
+VG_SYS_EXIT(vg_ioctl_exit)
+{
+	struct pt_regs *r = exit_regs();
+	__u32 cmd = (__u32)PT_REGS_PARM2_SYSCALL(r);
+	if (cmd != FS_IOC_SETFLAGS && cmd != FS_IOC32_SETFLAGS && cmd != FS_IOC_FSSETXATTR)
+		return 0;
+	if (is_self())
+		return 0;
+	struct vg_scratch *s = vg_buf();
+	if (!s)
+		return 0;
+	int fd = (int)PT_REGS_PARM1_SYSCALL(r);
+	struct vg_fsflags *e = (struct vg_fsflags *)s->buf;
+	__builtin_memset(e, 0, sizeof(*e));
+	__u32 cur = sizeof(*e);
+	/* both requests begin with the flags word: an int, or fsx_xflags */
+	bpf_probe_read_user(&e->flags, sizeof(e->flags), (const void *)PT_REGS_PARM3_SYSCALL(r));
+	e->how = cmd == FS_IOC_FSSETXATTR ? VG_FLAGS_FSXATTR : 0;
+	put_fdpath(s, &cur, &e->target, fd);
+	struct file *f = vg_fd_file(vg_task(), fd);
+	if (f) {
+		struct inode *ino = BPF_CORE_READ(f, f_inode);
+		e->ino = BPF_CORE_READ(ino, i_ino);
+		e->dev = BPF_CORE_READ(ino, i_sb, s_dev);
+	}
+	if (path_ignored(s, &e->target)) {
+		vg_count(VG_HOOK_ATTR, VG_CNT_FILTERED);
+		return 0;
+	}
+	return file_finish(s, cur, VG_EV_FILE_FLAGS, VG_HOOK_ATTR, ret);
+}
+
 VG_EXIT_PROGRAMS(vg_file_exit_raw, vg_file_exit, VG_FILE_EXITS)

@@ -62,6 +62,7 @@ enum vg_hook {
 	VG_HOOK_MOUNT,
 	VG_HOOK_BPF,
 	VG_HOOK_SIGNAL,
+	VG_HOOK_ATTR,
 	VG_HOOK_MAX
 };
 
@@ -100,6 +101,9 @@ enum vg_type {
 	VG_EV_UMOUNT,
 	VG_EV_BPF_LOAD,
 	VG_EV_SIGNAL,
+	VG_EV_FILE_XATTR_SET,
+	VG_EV_FILE_XATTR_REMOVE,
+	VG_EV_FILE_FLAGS,
 	VG_EV_TYPE_MAX
 };
 
@@ -281,6 +285,36 @@ struct vg_file2 {
 	__u32 pad;
 	struct vg_path src;   /* symlink: the link's content, verbatim */
 	struct vg_path dst;
+};
+
+/* Extended attributes that grant or carry security: file capabilities
+ * (security.capability), ACLs (system.posix_acl_*), security labels.
+ * user.* and trusted.* are not recorded. */
+#define VG_XATTR_VALUE_MAX 64   /* value bytes kept: a v3 capability is 24 */
+#define VG_XATTR_BY_FD (1u << 30)  /* fsetxattr/fremovexattr: target is an fd */
+struct vg_xattr {
+	struct vg_hdr h;
+	__u32 flags;          /* XATTR_CREATE/REPLACE (set); AT_* (the *at calls) */
+	__u32 size;           /* value size as passed */
+	__u64 ino;
+	__u32 dev;
+	__u32 pad;
+	struct vg_path target;
+	struct vg_blob name;
+	struct vg_blob value; /* first VG_XATTR_VALUE_MAX bytes */
+};
+
+/* Inode flags set through ioctl: FS_IOC_SETFLAGS (chattr) or
+ * FS_IOC_FSSETXATTR (xfs_io chattr). */
+#define VG_FLAGS_FSXATTR 1    /* vg_fsflags.how: flags are fsx_xflags */
+struct vg_fsflags {
+	struct vg_hdr h;
+	__u32 how;            /* 0 FS_IOC_SETFLAGS, VG_FLAGS_FSXATTR */
+	__u32 flags;          /* as requested */
+	__u64 ino;
+	__u32 dev;
+	__u32 pad;
+	struct vg_path target;
 };
 
 struct vg_net {

@@ -423,7 +423,8 @@ struct relkeys {
 static bool write_action(const char *a)
 {
 	static const char *const w[] = {"file_create", "file_open_write", "file_rename", "file_chmod",
-					"file_link", "file_symlink", "file_truncate", "file_utimes", "file_chown"};
+					"file_link", "file_symlink", "file_truncate", "file_utimes", "file_chown",
+					"file_xattr_set", "file_flags"};
 	for (size_t i = 0; i < sizeof(w) / sizeof(w[0]); i++)
 		if (strcmp(a, w[i]) == 0)
 			return true;

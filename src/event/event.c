@@ -153,6 +153,9 @@ static const struct {
 	[VG_EV_UMOUNT] = {"umount", "configuration"},
 	[VG_EV_BPF_LOAD] = {"bpf_prog_load", "configuration"},
 	[VG_EV_SIGNAL] = {"signal", "process"},
+	[VG_EV_FILE_XATTR_SET] = {"file_xattr_set", "file"},
+	[VG_EV_FILE_XATTR_REMOVE] = {"file_xattr_remove", "file"},
+	[VG_EV_FILE_FLAGS] = {"file_flags", "file"},
 };
 
 const char *vg_event_action(unsigned type)

@@ -36,6 +36,9 @@ size_t vg_record_min_size(unsigned type)
 	case VG_EV_UMOUNT: return sizeof(struct vg_mount);
 	case VG_EV_BPF_LOAD: return sizeof(struct vg_bpf);
 	case VG_EV_SIGNAL: return sizeof(struct vg_signal);
+	case VG_EV_FILE_XATTR_SET:
+	case VG_EV_FILE_XATTR_REMOVE: return sizeof(struct vg_xattr);
+	case VG_EV_FILE_FLAGS: return sizeof(struct vg_fsflags);
 	default: return 0;
 	}
 }

@@ -31,6 +31,7 @@ const struct sensor_hook_info sensor_hooks[VG_HOOK_MAX] = {
 	[VG_HOOK_MOUNT] = {"mount", "mounts and unmounts"},
 	[VG_HOOK_BPF] = {"bpf", "BPF program loads"},
 	[VG_HOOK_SIGNAL] = {"signal", "signals to other processes"},
+	[VG_HOOK_ATTR] = {"attr", "file capabilities, ACLs and security labels (xattrs); immutable and append-only flags"},
 };
 
 #define EXIT_ROW(handler, syscall, nr, hook) {#handler, #syscall, nr, hook},

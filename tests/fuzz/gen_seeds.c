@@ -104,6 +104,30 @@ int main(int argc, char **argv)
 	f->h.hook = VG_HOOK_UTIMES;
 	rec("utimes");
 
+	static const uint8_t caps[20] = {0x01, 0, 0, 0x02, 0x80, 0, 0, 0, 0, 0, 0, 0, 0x80, 0, 0, 0};
+	struct vg_xattr *xa = rb_init(&r, sizeof(*xa), VG_EV_FILE_XATTR_SET, VG_HOOK_ATTR);
+	task(&xa->h);
+	xa->size = sizeof(caps);
+	xa->target.path = rb_str(&r, "/tmp/python3");
+	xa->name = rb_str(&r, "security.capability");
+	xa->value = rb_bytes(&r, caps, sizeof(caps));
+	rec("xattr_caps");
+	static const uint8_t acl[28] = {2, 0, 0, 0, 1, 0, 6, 0, 0xff, 0xff, 0xff, 0xff, 2, 0, 7, 0, 0xe8, 3, 0, 0,
+					0x20, 0, 4, 0, 0xff, 0xff, 0xff, 0xff};
+	xa = rb_init(&r, sizeof(*xa), VG_EV_FILE_XATTR_SET, VG_HOOK_ATTR);
+	task(&xa->h);
+	xa->size = sizeof(acl);
+	xa->target.path = rb_str(&r, "shadow");
+	xa->target.base = rb_str(&r, "/etc");
+	xa->name = rb_str(&r, "system.posix_acl_access");
+	xa->value = rb_bytes(&r, acl, sizeof(acl));
+	rec("xattr_acl");
+	struct vg_fsflags *ff = rb_init(&r, sizeof(*ff), VG_EV_FILE_FLAGS, VG_HOOK_ATTR);
+	task(&ff->h);
+	ff->flags = 0x10;
+	ff->target.path = rb_str(&r, "/etc/ld.so.preload");
+	rec("fsflags");
+
 	struct vg_net *n = rb_init(&r, sizeof(*n), VG_EV_NET_CONNECT, VG_HOOK_CONNECT);
 	task(&n->h);
 	n->sock.family = AF_INET6;

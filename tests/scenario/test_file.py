@@ -8,6 +8,7 @@ event of the same thread (a marker file creation, or the helper's exit),
 which the sensor must emit after any event of the behaviour under test.
 """
 import ctypes
+import fcntl
 import itertools
 import json
 import os
@@ -607,6 +608,18 @@ def test_exit_dispatch_modes(start_vigild, tmp, mode):
         pass
     os.chmod(c, 0o755)
     d.wait_for(mine("file_chmod", c, file__mode="0755"), timeout=T, what="chmod")
+    os.setxattr(c, "security.vigiltest", b"x")
+    d.wait_for(mine("file_xattr_set", c, vigil__xattr__name="security.vigiltest"), timeout=T, what="setxattr")
+    # the ioctl handler (chattr's FS_IOC_SETFLAGS), with the flags unchanged
+    fd = os.open(c, os.O_RDONLY)
+    try:
+        flags = struct.unpack("i", fcntl.ioctl(fd, 0x80086601, b"\0" * 4))[0]  # FS_IOC_GETFLAGS
+        fcntl.ioctl(fd, 0x40086602, struct.pack("i", flags))  # FS_IOC_SETFLAGS
+    except OSError:
+        pass  # a file system without inode flags: the record is made all the same
+    finally:
+        os.close(fd)
+    d.wait_for(mine("file_flags", c), timeout=T, what="FS_IOC_SETFLAGS")
     # a failed exec (process object) and a refused connect (net object)
     with pytest.raises(FileNotFoundError):
         subprocess.run([os.path.join(tmp, "no-such-program")])
@@ -644,3 +657,98 @@ def test_hook_off_under_dispatch(start_vigild, tmp):
     assert not [ev for ev in file_events(d, ME, tmp) if ev["event"]["action"] == "file_rename"]
     hooks = json.loads(d.vigil("status", "--json").stdout)["hooks"]
     assert not hooks["rename"]["active"] and hooks["unlink"]["active"], (hooks["rename"], hooks["unlink"])
+
+
+def _fcaps_v2(permitted, effective=True):
+    """A security.capability value (struct vfs_cap_data, revision 2)."""
+    magic = 0x02000000 | (1 if effective else 0)
+    return struct.pack("<5I", magic, permitted & 0xffffffff, 0, permitted >> 32, 0)
+
+
+def test_xattrs_and_inode_flags(vigild, tmp):
+    """File capabilities, ACLs and security labels (the setxattr and
+    removexattr families) and chattr's immutable/append-only flags (ioctl).
+    setcap, setfacl and chattr are the real tools; the raw calls cover the
+    ones the tools do not make (by fd, setxattrat)."""
+    binary = os.path.join(tmp, "capbin")
+    shutil.copy("/bin/true", binary)
+    setcap = shutil.which("setcap") or "/sbin/setcap"
+    if os.path.exists(setcap):
+        r = subprocess.run([setcap, "cap_setuid,cap_net_raw+ep", binary], capture_output=True)
+        assert r.returncode == 0, r.stderr
+        ev = vigild.wait_for(lambda e: get(e, "event.action") == "file_xattr_set" and get(e, "file.path") == binary
+                             and get(e, "process.name") == "setcap", timeout=T, what="setcap")
+        assert get(ev, "vigil.xattr.name") == "security.capability"
+        assert sorted(get(ev, "vigil.xattr.capabilities")) == ["cap_net_raw", "cap_setuid"]
+        assert get(ev, "vigil.xattr.cap_effective") is True
+        assert get(ev, "vigil.xattr.cap_text") == "cap_setuid,cap_net_raw=ep"
+        subprocess.run([setcap, "-r", binary], check=True)
+        vigild.wait_for(lambda e: get(e, "event.action") == "file_xattr_remove" and get(e, "file.path") == binary
+                        and get(e, "vigil.xattr.name") == "security.capability", timeout=T, what="setcap -r")
+
+    # by fd (fsetxattr), as a dropper would with libcap or Python
+    fd = os.open(binary, os.O_RDONLY)
+    try:
+        os.setxattr(fd, "security.capability", _fcaps_v2(1 << 21))  # cap_sys_admin
+    finally:
+        os.close(fd)
+    ev = vigild.wait_for(mine("file_xattr_set", binary, vigil__xattr__name="security.capability"),
+                         timeout=T, what="fsetxattr security.capability")
+    assert get(ev, "vigil.xattr.capabilities") == ["cap_sys_admin"]
+    assert get(ev, "file.inode") == os.stat(binary).st_ino
+    os.removexattr(binary, "security.capability")
+    vigild.wait_for(mine("file_xattr_remove", binary), timeout=T, what="removexattr")
+
+    # an ACL (the bytes setfacl -m u:1000:rwx writes)
+    acl_file = os.path.join(tmp, "acl")
+    open(acl_file, "w").close()
+    acl = struct.pack("<I", 2) + b"".join(struct.pack("<HHI", t, p, i) for t, p, i in
+                                          [(1, 6, 0xffffffff), (2, 7, 1000), (4, 4, 0xffffffff),
+                                           (0x10, 7, 0xffffffff), (0x20, 4, 0xffffffff)])
+    os.setxattr(acl_file, "system.posix_acl_access", acl)
+    ev = vigild.wait_for(mine("file_xattr_set", acl_file), timeout=T, what="ACL")
+    assert get(ev, "vigil.xattr.acl") == "u::rw-,u:1000:rwx,g::r--,m::rwx,o::r--"
+    if shutil.which("setfacl"):
+        subprocess.run(["setfacl", "-m", "u:1001:r", acl_file], check=True)
+        vigild.wait_for(lambda e: get(e, "event.action") == "file_xattr_set" and get(e, "file.path") == acl_file
+                        and "u:1001:r--" in get(e, "vigil.xattr.acl", ""), timeout=T, what="setfacl")
+
+    # setxattrat (Linux 6.13): a path relative to a directory fd
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.syscall.restype = ctypes.c_long
+    val = ctypes.create_string_buffer(b"label")
+    args = struct.pack("<QII", ctypes.addressof(val), 5, 0)
+    dfd = os.open(tmp, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        rc = libc.syscall(ctypes.c_long(463), ctypes.c_long(dfd), ctypes.c_char_p(b"acl"), ctypes.c_long(0),
+                          ctypes.c_char_p(b"security.vigiltest"), ctypes.c_char_p(args), ctypes.c_long(len(args)))
+    finally:
+        os.close(dfd)
+    if rc == 0 or ctypes.get_errno() != 38:  # ENOSYS: an older kernel
+        ev = vigild.wait_for(mine("file_xattr_set", acl_file, vigil__xattr__name="security.vigiltest"),
+                             timeout=T, what="setxattrat")
+        assert get(ev, "vigil.xattr.value_hex") == b"label".hex()
+
+    # user.* attributes are everyday metadata: not recorded
+    os.setxattr(acl_file, "user.vigil", b"x")
+    sync(vigild, tmp)
+    assert not vigild.find_all(lambda e: get(e, "event.action") == "file_xattr_set"
+                               and get(e, "vigil.xattr.name") == "user.vigil")
+
+    # chattr +i / +a, where the file system has the flags (not tmpfs)
+    flagged = os.path.join(tmp, "flagged")
+    open(flagged, "w").close()
+    if subprocess.run(["chattr", "+i", flagged], capture_output=True).returncode == 0:
+        try:
+            ev = vigild.wait_for(lambda e: get(e, "event.action") == "file_flags" and get(e, "file.path") == flagged
+                                 and get(e, "vigil.file.immutable") is True, timeout=T, what="chattr +i")
+            assert get(ev, "process.name") == "chattr"
+            assert get(ev, "vigil.file.append_only") is False
+        finally:
+            subprocess.run(["chattr", "-i", flagged], check=True)
+        vigild.wait_for(lambda e: get(e, "event.action") == "file_flags" and get(e, "file.path") == flagged
+                        and get(e, "vigil.file.immutable") is False, timeout=T, what="chattr -i")
+        subprocess.run(["chattr", "+a", flagged], check=True)
+        subprocess.run(["chattr", "-a", flagged], check=True)
+        vigild.wait_for(lambda e: get(e, "event.action") == "file_flags" and get(e, "file.path") == flagged
+                        and get(e, "vigil.file.append_only") is True, timeout=T, what="chattr +a")

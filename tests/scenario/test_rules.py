@@ -21,6 +21,7 @@ import os
 import shutil
 import signal
 import socket
+import struct
 import subprocess
 import tarfile
 import tempfile
@@ -963,33 +964,95 @@ def test_sudoers_dropin_and_immutable_attribute(vd, tmp):
         if made_dir:
             os.rmdir("/etc/sudoers.d")
 
-    # chattr +i, played by a copy of /bin/true (a real +i would outlive the test)
-    chattr = fake_tool(tmp, "chattr")
+    # chattr +i and +a for real, on a scratch file (undone in the finally)
     target = os.path.join(tmp, "authorized_keys")
     open(target, "w").close()
-    pid2, _, _ = run([chattr, "+i", target])
-    expect(vd, "defense_evasion/immutable_attribute_set", pid=pid2, sid=pid2)
-    pid3, _, _ = run([chattr, "-R", "=ia", tmp])
-    expect(vd, "defense_evasion/immutable_attribute_set", pid=pid3, sid=pid3)
-    # benign: removing the attribute, and an unrelated one (nodump, no atime)
-    b2, _, _ = run([chattr, "-i", target])
-    b3, _, _ = run([chattr, "+dA", target])
-    assert_quiet(vd, pids=[b1, b2, b3], sids=[b1, b2, b3])
+    try:
+        pid2, rc, _ = run(["chattr", "+i", target])
+        if rc != 0:
+            pytest.skip("the scratch directory's file system has no inode flags")
+        expect(vd, "defense_evasion/immutable_attribute_set", pid=pid2, sid=pid2,
+               pred=lambda a: get(a["events"][0], "file.path") == target)
+        b2, _, _ = run(["chattr", "-i", target])
+        pid3, _, _ = run(["chattr", "=a", target])
+        expect(vd, "defense_evasion/immutable_attribute_set", pid=pid3, sid=pid3)
+        # by the ioctl itself, as a dropper written in Python would
+        code = ("import fcntl, struct, sys; fo = open(sys.argv[1]); fd = fo.fileno(); "
+                "f = struct.unpack('i', fcntl.ioctl(fd, 0x80086601, bytes(4)))[0]; "
+                "fcntl.ioctl(fd, 0x40086602, struct.pack('i', f | 0x10))")
+        pid4, rc, _ = run([PY, "-c", code, target])
+        assert rc == 0
+        expect(vd, "defense_evasion/immutable_attribute_set", pid=pid4, sid=pid4)
+    finally:
+        subprocess.run(["chattr", "-ia", target], capture_output=True)
+    # benign: removing the attributes, and unrelated ones (nodump, no atime)
+    b3, _, _ = run(["chattr", "-a", target])
+    b4, _, _ = run(["chattr", "+dA", target])
+    assert_quiet(vd, pids=[b1, b2, b3, b4], sids=[b1, b2, b3, b4])
+
+
+def _fcaps(permitted):
+    """security.capability, revision 2, effective."""
+    return struct.pack("<5I", 0x02000001, permitted & 0xffffffff, 0, permitted >> 32, 0)
 
 
 def test_setcap_dangerous_capability(vd, tmp):
-    # played by a copy of /bin/true: a real cap_setuid binary would be a backdoor
-    setcap = fake_tool(tmp, "setcap")
+    # real setcap on a copy of /bin/true: the capability grants nothing
+    # through a program that does nothing, and the copy is removed
+    setcap = shutil.which("setcap") or "/sbin/setcap"
     target = fake_tool(tmp, "python3")
-    pid, _, _ = run([setcap, "cap_setuid+ep", target])
-    expect(vd, "privilege_escalation/setcap_dangerous_capability", pid=pid, sid=pid)
-    pid2, _, _ = run([setcap, "CAP_DAC_READ_SEARCH,cap_net_raw=eip", target])
-    expect(vd, "privilege_escalation/setcap_dangerous_capability", pid=pid2, sid=pid2)
-    # benign: what packages do (ping, a server binding a low port), and removal
-    b1, _, _ = run([setcap, "cap_net_raw+ep", target])
-    b2, _, _ = run([setcap, "cap_net_bind_service=+ep", target])
-    b3, _, _ = run([setcap, "-r", target])
-    assert_quiet(vd, pids=[b1, b2, b3], sids=[b1, b2, b3])
+    if os.path.exists(setcap):
+        pid, rc, _ = run([setcap, "cap_setuid+ep", target])
+        assert rc == 0
+        a = expect(vd, "privilege_escalation/setcap_dangerous_capability", pid=pid, sid=pid)
+        assert get(a["events"][0], "vigil.xattr.capabilities") == ["cap_setuid"]
+        pid2, _, _ = run([setcap, "CAP_DAC_READ_SEARCH,cap_net_raw=eip", target])
+        expect(vd, "privilege_escalation/setcap_dangerous_capability", pid=pid2, sid=pid2)
+        # benign: what packages do (ping, a server binding a low port), and removal
+        b1, _, _ = run([setcap, "cap_net_raw+ep", target])
+        b2, _, _ = run([setcap, "cap_net_bind_service=+ep", target])
+        b3, _, _ = run([setcap, "-r", target])
+        assert_quiet(vd, pids=[b1, b2, b3], sids=[b1, b2, b3])
+    # without setcap: the attribute written by a script
+    code = "import os, sys; os.setxattr(sys.argv[1], 'security.capability', bytes.fromhex(sys.argv[2]))"
+    pid3, rc, _ = run([PY, "-c", code, target, _fcaps(1 << 21).hex()])  # cap_sys_admin
+    assert rc == 0
+    a = expect(vd, "privilege_escalation/setcap_dangerous_capability", pid=pid3, sid=pid3)
+    assert get(a["events"][0], "file.path") == target
+    b4, rc, _ = run([PY, "-c", code, target, _fcaps(1 << 10).hex()])  # cap_net_bind_service
+    assert rc == 0
+    assert_quiet(vd, pids=[b4], sids=[b4])
+
+
+def test_acl_on_sensitive_file(vd, tmp):
+    # an ACL entry for nobody on a sudoers drop-in of the test's own (sudo
+    # skips names with a dot, so it never takes effect), written as setfacl
+    # writes it; the real files are left alone
+    entries = [(1, 4, 0xffffffff), (2, 6, 65534), (4, 4, 0xffffffff), (0x10, 6, 0xffffffff), (0x20, 0, 0xffffffff)]
+    acl = struct.pack("<I", 2) + b"".join(struct.pack("<HHI", t, p, i) for t, p, i in entries)
+    code = "import os, sys; os.setxattr(sys.argv[1], 'system.posix_acl_access', bytes.fromhex(sys.argv[2]))"
+    dropin = f"/etc/sudoers.d/vigil-acl.{TOK}"
+    made_dir = not os.path.isdir("/etc/sudoers.d")
+    if made_dir:
+        os.mkdir("/etc/sudoers.d", 0o750)
+    try:
+        os.close(os.open(dropin, os.O_CREAT | os.O_WRONLY, 0o440))
+        pid, rc, out = run([PY, "-c", code, dropin, acl.hex()])
+        assert rc == 0, out
+        a = expect(vd, "privilege_escalation/acl_on_sensitive_file", pid=pid, sid=pid)
+        assert get(a["events"][0], "file.path") == dropin
+        assert "u:65534:rw-" in get(a["events"][0], "vigil.xattr.acl")
+    finally:
+        if os.path.exists(dropin):
+            os.unlink(dropin)
+        if made_dir:
+            os.rmdir("/etc/sudoers.d")
+    # benign: the same ACL on a file of the user's own
+    own = os.path.join(tmp, "shared.txt")
+    open(own, "w").close()
+    b1, rc, _ = run([PY, "-c", code, own, acl.hex()])
+    assert rc == 0
+    assert_quiet(vd, pids=[b1], sids=[b1])
 
 
 def test_process_hidden_by_proc_mount(vd, tmp):

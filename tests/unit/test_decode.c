@@ -49,6 +49,9 @@ static const struct {
 	{VG_EV_UMOUNT, VG_HOOK_MOUNT, sizeof(struct vg_mount)},
 	{VG_EV_BPF_LOAD, VG_HOOK_BPF, sizeof(struct vg_bpf)},
 	{VG_EV_SIGNAL, VG_HOOK_SIGNAL, sizeof(struct vg_signal)},
+	{VG_EV_FILE_XATTR_SET, VG_HOOK_ATTR, sizeof(struct vg_xattr)},
+	{VG_EV_FILE_XATTR_REMOVE, VG_HOOK_ATTR, sizeof(struct vg_xattr)},
+	{VG_EV_FILE_FLAGS, VG_HOOK_ATTR, sizeof(struct vg_fsflags)},
 };
 #define NKINDS (sizeof(kinds) / sizeof(kinds[0]))
 

@@ -132,6 +132,10 @@ static void test_exit_programs(void **state)
 #ifndef __NR_fchmodat2
 #define __NR_fchmodat2 452 /* Linux 6.6; older uapi headers lack it */
 #endif
+#ifndef __NR_setxattrat
+#define __NR_setxattrat 463 /* Linux 6.13 */
+#define __NR_removexattrat 466
+#endif
 /* The x86-64 number of the syscall whose exit tracepoint is
  * syscalls/sys_exit_<name>, from the system's own headers. */
 static int x86_64_nr(const char *name)
@@ -151,7 +155,9 @@ static int x86_64_nr(const char *name)
 		NR(bind),      NR(listen),    NR(accept4),	NR(ptrace),    NR(setuid),
 		NR(setgid),    NR(setreuid),  NR(setregid),	NR(setresuid), NR(setresgid),
 		NR(setfsuid),  NR(setfsgid),  NR(capset),	NR(mount),     {"umount", __NR_umount2},
-		NR(process_vm_writev), NR(bpf), NR(move_mount),
+		NR(process_vm_writev), NR(bpf), NR(move_mount), NR(ioctl),  NR(setxattr),
+		NR(lsetxattr), NR(fsetxattr), NR(removexattr), NR(lremovexattr), NR(fremovexattr),
+		NR(setxattrat), NR(removexattrat),
 	};
 #undef NR
 	for (size_t k = 0; k < sizeof(table) / sizeof(table[0]); k++)

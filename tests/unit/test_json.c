@@ -486,6 +486,100 @@ static void test_file_one_path(void **state)
 	vg_event_free(ev);
 }
 
+static void test_file_xattr_and_flags(void **state)
+{
+	/* setcap cap_setuid,cap_net_raw+ep: vfs_cap_data revision 2 */
+	static const uint8_t caps[20] = {0x01, 0, 0, 0x02, 0x80, 0x20, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0};
+	struct vg_xattr *x = rb_init(&r, sizeof(*x), VG_EV_FILE_XATTR_SET, VG_HOOK_ATTR);
+	fill_task(&x->h, 500, "setcap");
+	x->size = sizeof(caps);
+	x->target.path = rb_str(&r, "/tmp/py");
+	x->name = rb_str(&r, "security.capability");
+	x->value = rb_bytes(&r, caps, sizeof(caps));
+	struct vg_event *ev = event();
+	encode(ev);
+	FIELD("event.action", "\"file_xattr_set\"");
+	FIELD("event.category", "[\"file\"]");
+	FIELD("file.path", "\"/tmp/py\"");
+	FIELD("vigil.xattr.name", "\"security.capability\"");
+	FIELD("vigil.xattr.size", "20");
+	FIELD("vigil.xattr.capabilities", "[\"cap_setuid\",\"cap_net_raw\"]");
+	FIELD("vigil.xattr.cap_effective", "true");
+	FIELD("vigil.xattr.cap_text", "\"cap_setuid,cap_net_raw=ep\"");
+	no_field("vigil.xattr.cap_rootid");
+	vg_event_free(ev);
+
+	/* a value the kernel would refuse (a v2 magic with v1's length) */
+	x = rb_init(&r, sizeof(*x), VG_EV_FILE_XATTR_SET, VG_HOOK_ATTR);
+	fill_task(&x->h, 501, "python3");
+	x->size = 12;
+	x->target.path = rb_str(&r, "/tmp/py");
+	x->name = rb_str(&r, "security.capability");
+	x->value = rb_bytes(&r, caps, 12);
+	ev = event();
+	encode(ev);
+	FIELD("vigil.xattr.malformed", "true");
+	no_field("vigil.xattr.capabilities");
+	vg_event_free(ev);
+
+	/* an ACL longer than the bytes kept: whole entries only */
+	uint8_t acl[4 + 8 * 9] = {2, 0, 0, 0};
+	for (int i = 0; i < 9; i++) {
+		uint8_t *e = acl + 4 + 8 * i;
+		e[0] = i == 0 ? 1 : i == 8 ? 0x20 : 2; /* u::, u:N: x7, o:: */
+		e[2] = 6;
+		e[4] = (uint8_t)(100 + i);
+	}
+	x = rb_init(&r, sizeof(*x), VG_EV_FILE_XATTR_SET, VG_HOOK_ATTR);
+	fill_task(&x->h, 502, "setfacl");
+	x->size = sizeof(acl);
+	x->target.path = rb_str(&r, "/etc/shadow");
+	x->name = rb_str(&r, "system.posix_acl_access");
+	x->value = rb_bytes(&r, acl, VG_XATTR_VALUE_MAX);
+	ev = event();
+	encode(ev);
+	FIELD("vigil.xattr.acl", "\"u::rw-,u:101:rw-,u:102:rw-,u:103:rw-,u:104:rw-,u:105:rw-,u:106:rw-\"");
+	FIELD("vigil.xattr.acl_truncated", "true");
+	vg_event_free(ev);
+
+	/* any other security.* label: hex; a removal has no value */
+	x = rb_init(&r, sizeof(*x), VG_EV_FILE_XATTR_REMOVE, VG_HOOK_ATTR);
+	fill_task(&x->h, 503, "attr");
+	x->ino = 77;
+	x->target.path = rb_str(&r, "/bin/ls");
+	x->name = rb_str(&r, "security.ima");
+	ev = event();
+	encode(ev);
+	FIELD("event.action", "\"file_xattr_remove\"");
+	FIELD("file.inode", "77");
+	FIELD("vigil.xattr.name", "\"security.ima\"");
+	no_field("vigil.xattr.size");
+	vg_event_free(ev);
+
+	struct vg_fsflags *fl = rb_init(&r, sizeof(*fl), VG_EV_FILE_FLAGS, VG_HOOK_ATTR);
+	fill_task(&fl->h, 504, "chattr");
+	fl->flags = 0x80010; /* FS_EXTENT_FL | FS_IMMUTABLE_FL */
+	fl->target.path = rb_str(&r, "/etc/ld.so.preload");
+	ev = event();
+	encode(ev);
+	FIELD("event.action", "\"file_flags\"");
+	FIELD("vigil.file.flags_call", "\"FS_IOC_SETFLAGS\"");
+	FIELD("vigil.file.immutable", "true");
+	FIELD("vigil.file.append_only", "false");
+	vg_event_free(ev);
+	fl = rb_init(&r, sizeof(*fl), VG_EV_FILE_FLAGS, VG_HOOK_ATTR);
+	fill_task(&fl->h, 505, "xfs_io");
+	fl->how = VG_FLAGS_FSXATTR;
+	fl->flags = 0x10; /* FS_XFLAG_APPEND */
+	fl->target.path = rb_str(&r, "/var/log/auth.log");
+	ev = event();
+	encode(ev);
+	FIELD("vigil.file.flags_call", "\"FS_IOC_FSSETXATTR\"");
+	FIELD("vigil.file.immutable", "false");
+	FIELD("vigil.file.append_only", "true");
+	vg_event_free(ev);
+}
+
 static void put_ip(struct vg_sockaddr *a, int family, const char *ip, uint16_t port)
 {
 	a->family = (uint16_t)family;
@@ -881,6 +975,7 @@ int main(void)
 		cmocka_unit_test(test_process_cache),
 		cmocka_unit_test(test_file_rename_relative),
 		cmocka_unit_test(test_file_one_path),
+		cmocka_unit_test(test_file_xattr_and_flags),
 		cmocka_unit_test(test_connect_ipv4),
 		cmocka_unit_test(test_connect_ipv6),
 		cmocka_unit_test(test_dns),
