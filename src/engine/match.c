@@ -164,7 +164,7 @@ struct msel {
 
 struct mrule {
 	struct rule *r;
-	int bucket;      /* sigma_categories index; ANY; INERT */
+	uint64_t buckets; /* bit b: evaluated for events of bucket b (0 = inert) */
 	bool always;
 	bool disabled;
 	struct msel *sels;
@@ -172,8 +172,6 @@ struct mrule {
 	int nitems;
 	struct item *items;
 };
-#define B_ANY (-1)
-#define B_INERT (-2)
 
 struct pat {
 	char *re;
@@ -1011,10 +1009,8 @@ oom:
 
 static bool in_bucket(const struct matcher *m, const struct pat *p, int b)
 {
-	int rb = m->rules[p->rule].bucket;
-	if (m->rules[p->rule].disabled)
-		return false;
-	return rb == B_ANY || rb == b;
+	const struct mrule *mr = &m->rules[p->rule];
+	return !mr->disabled && (mr->buckets >> b & 1);
 }
 
 static int cmp_field(const void *a, const void *b, void *ctx)
@@ -1067,7 +1063,7 @@ static bool bucket_build(struct matcher *m, int b)
 		return false;
 	for (int r = 0; r < m->nrules; r++) {
 		const struct mrule *mr = &m->rules[r];
-		if (mr->disabled || !mr->always || !(mr->bucket == B_ANY || mr->bucket == b))
+		if (mr->disabled || !mr->always || !(mr->buckets >> b & 1))
 			continue;
 		bk->always[bk->nalways++] = r;
 	}
@@ -1126,16 +1122,82 @@ void matcher_free(struct matcher *m)
 	free(m);
 }
 
-static int rule_bucket(const struct rule *r)
+/* Buckets a rule without a logsource category can match in, from its
+ * condition: when it can only be true for events whose event.action is in a
+ * list of exact values, only the buckets of those actions' categories.
+ * Such a rule would otherwise add its patterns to every bucket, and every
+ * event would be scanned for them (8 rules of this kind cost each event
+ * 20% more scanning and doubled the rules' compile time). */
+static uint64_t sel_buckets(const struct selection *sel, uint64_t all)
+{
+	uint32_t action = action_id();
+	uint64_t acc = 0;
+	for (int a = 0; a < sel->nalts; a++) {
+		uint64_t alt = all;
+		for (int i = 0; i < sel->nconds[a]; i++) {
+			const struct field_cond *fc = &sel->conds[a][i];
+			if (fc->keyword || fc->field_id != action || (fc->mods & ~(uint32_t)MOD_CASED) || !fc->nvalues)
+				continue;
+			uint64_t vals = 0;
+			for (int v = 0; v < fc->nvalues && vals != all; v++) {
+				const char *val = fc->values[v];
+				char low[64];
+				size_t n = val ? strlen(val) : 0;
+				int c = -1;
+				/* a null, a wildcard or an unknown action: no narrowing */
+				if (val && n < sizeof(low) && !strpbrk(val, "*?\\")) {
+					for (size_t k = 0; k <= n; k++)
+						low[k] = (char)tolower((unsigned char)val[k]);
+					c = sigma_action_category_index(low, n);
+				}
+				vals |= c >= 0 && c < 63 ? 1ull << c : all;
+			}
+			alt &= vals;
+		}
+		acc |= alt;
+	}
+	return acc;
+}
+
+static uint64_t cond_buckets(const struct rule *r, const struct cond_node *n, uint64_t all)
+{
+	uint64_t acc;
+	switch (n->op) {
+	case COND_SEL:
+		return sel_buckets(&r->sels[n->sel], all);
+	case COND_AND:
+		return cond_buckets(r, n->a, all) & cond_buckets(r, n->b, all);
+	case COND_OR:
+		return cond_buckets(r, n->a, all) | cond_buckets(r, n->b, all);
+	case COND_ONE_OF:
+		acc = 0;
+		for (int i = 0; i < n->nsels; i++)
+			acc |= sel_buckets(&r->sels[n->sels[i]], all);
+		return acc;
+	case COND_ALL_OF:
+		acc = all;
+		for (int i = 0; i < n->nsels; i++)
+			acc &= sel_buckets(&r->sels[n->sels[i]], all);
+		return acc;
+	case COND_NOT:
+		break;
+	}
+	return all;
+}
+
+/* Bit b set: the rule is evaluated for events of bucket b; bit ncat is the
+ * bucket of events whose category has none of its own. */
+static uint64_t rule_buckets(const struct matcher *m, const struct rule *r)
 {
 	if (r->product && strcasecmp(r->product, "linux"))
-		return B_INERT; /* another platform's rule */
+		return 0; /* another platform's rule */
 	if (r->service && strcasecmp(r->service, "vigil"))
-		return B_INERT; /* auditd, syslog, ...: logs vigil does not read */
+		return 0; /* auditd, syslog, ...: logs vigil does not read */
+	uint64_t all = (m->ncat + 1 >= 64) ? ~0ull : (1ull << (m->ncat + 1)) - 1;
 	if (!r->category)
-		return B_ANY;
+		return r->cond ? cond_buckets(r, r->cond, all) : all;
 	int i = sigma_category_index(r->category);
-	return i < 0 ? B_INERT : i;
+	return i < 0 || i >= 63 ? 0 : 1ull << i;
 }
 
 /* ---- triggers ---------------------------------------------------------- */
@@ -1276,10 +1338,10 @@ static bool build_rule(struct matcher *m, int ri, struct rule *r)
 {
 	struct mrule *mr = &m->rules[ri];
 	mr->r = r;
-	mr->bucket = rule_bucket(r);
-	if (r->corr || !r->cond || mr->bucket == B_INERT) {
+	mr->buckets = r->corr ? 0 : rule_buckets(m, r);
+	if (r->corr || !r->cond || !mr->buckets) {
 		mr->disabled = true;
-		mr->bucket = B_INERT;
+		mr->buckets = 0;
 		return true;
 	}
 	int nitems = 0;
@@ -1332,15 +1394,15 @@ struct matcher *matcher_build(struct rule **rules, int n, struct strbuf *errs)
 		if (!build_rule(m, i, rules[i]))
 			goto oom;
 	/* a bucket per category that has rules of its own; events of the
-	 * others share the last one (rules without a category) */
-	bool has[64] = {0};
+	 * others share the last one (rules that can match any event) */
+	uint64_t has = 0;
 	for (int i = 0; i < n; i++)
-		if (!m->rules[i].disabled && m->rules[i].bucket >= 0 && m->rules[i].bucket < 64)
-			has[m->rules[i].bucket] = true;
+		if (!m->rules[i].disabled)
+			has |= m->rules[i].buckets;
 	for (int b = 0; b < m->ncat; b++)
-		if (has[b] && !bucket_build(m, b))
+		if ((has >> b & 1) && !bucket_build(m, b))
 			goto oom;
-	/* the default bucket: rules with no category only (B_ANY matches all) */
+	/* the default bucket */
 	if (!bucket_build(m, m->ncat))
 		goto oom;
 	m->atom_epoch = calloc(m->natoms + 1, sizeof(uint32_t));

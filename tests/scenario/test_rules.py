@@ -879,6 +879,9 @@ try:
             f.write("export PATH=$PATH\n")
         os.rename(src, dst)
         made.append(dst)
+    for target, link in paths.get("symlink", []):
+        os.symlink(target, link)
+        made.append(link)
     # a line added to a file that was there (the caller removes it)
     for p, text in paths.get("append", []):
         with open(p, "a") as f:
@@ -888,6 +891,12 @@ finally:
         os.unlink(p)
 print(json.dumps({"pid": os.getpid(), "made": made}))
 """
+
+
+PAM_DIR = next((d for d in ("/lib/x86_64-linux-gnu/security", "/usr/lib/x86_64-linux-gnu/security",
+                             "/lib/aarch64-linux-gnu/security", "/usr/lib64/security", "/lib64/security",
+                             "/lib/security") if os.path.isdir(d)), "/lib/security")
+PAM_DIR = os.path.realpath(PAM_DIR)  # /lib is /usr/lib on merged-usr systems: paths come resolved
 
 
 def test_persistence_files(vd, tmp):
@@ -904,6 +913,18 @@ def test_persistence_files(vd, tmp):
          "persistence/ssh_authorized_keys_write"),
         (os.path.join(home, ".config", "systemd", "user", "vigil-e3.service"), "[Unit]\n",
          "persistence/systemd_unit_write"),
+        # names that nothing reads: a PAM service no program asks for, and
+        # files without the suffix (.rules, .conf) their directories load
+        (f"/etc/pam.d/vigil-e3-{TOK}", "# vigil test\n", "persistence/pam_module_or_config_write"),
+        (f"{PAM_DIR}/pam_vigil_e3_{TOK}.so", "not a module\n", "persistence/pam_module_or_config_write"),
+        (f"/etc/udev/rules.d/vigil-e3-{TOK}", "# vigil test\n", "persistence/udev_rule_write"),
+        (f"/etc/apt/apt.conf.d/vigil-e3-{TOK}", "// vigil test\n", "persistence/package_manager_hook_write"),
+        (f"/etc/update-motd.d/vigil-e3-{TOK}", "#!/bin/sh\n", "persistence/motd_script_write"),
+        (os.path.join(home, ".config", "autostart", "vigil-e3.desktop"), "[Desktop Entry]\n",
+         "persistence/xdg_autostart_write"),
+        (f"/etc/ssh/sshd_config.d/vigil-e3-{TOK}", "# vigil test\n", "persistence/sshd_config_write"),
+        (f"/etc/modules-load.d/vigil-e3-{TOK}", "# vigil test\n", "persistence/kernel_module_autoload_write"),
+        (f"/etc/modprobe.d/vigil-e3-{TOK}", "# vigil test\n", "persistence/kernel_module_autoload_write"),
     ]
     system = [s for s in system if os.path.isdir(os.path.dirname(s[0])) or s[0].startswith(home)]
     renames = [(os.path.join(home, ".profile.tmp"), os.path.join(home, ".profile"))]
@@ -918,6 +939,23 @@ def test_persistence_files(vd, tmp):
     for path, _, rel in system:
         expect(vd, rel, pid=pid, sid=pid, pred=lambda a, p=path: get(a["events"][0], "file.path") == p)
     expect(vd, "persistence/shell_profile_rename", pid=pid, sid=pid)
+
+    # moved and linked into place: a PAM configuration written next to its
+    # final name and renamed over it (as sed -i does), and a module linked in
+    staged, final = f"/etc/pam.d/.vigil-e3-{TOK}.tmp", f"/etc/pam.d/vigil-e3-r-{TOK}"
+    link = f"{PAM_DIR}/pam_vigil_e3_l_{TOK}.so"
+    spec = {"create": [], "rename": [(staged, final)], "symlink": [(os.path.join(tmp, "evil.so"), link)]}
+    try:
+        pid, rc, out = run_json([PY, "-c", PERSIST, json.dumps(spec)])
+    finally:
+        for p in (staged, final, link):
+            if os.path.lexists(p):
+                os.unlink(p)
+    assert rc == 0, out
+    for path, act in ((final, "file_rename"), (link, "file_symlink")):
+        expect(vd, "persistence/pam_module_or_config_write", pid=pid, sid=pid,
+               pred=lambda a, p=path, x=act: get(a["events"][0], "file.path") == p
+               and get(a["events"][0], "event.action") == x)
 
     # a key and a line appended to files that were there (the commonest
     # way): an open for writing, reported under the watched names

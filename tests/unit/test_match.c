@@ -723,6 +723,44 @@ static void gen_item(struct strbuf *y, const char *indent)
 	sb_puts(y, "]\n");
 }
 
+/* Rules without a category whose condition pins event.action to exact
+ * values are compiled only into those actions' buckets: what they match
+ * must not change, whatever the condition's shape. */
+static void test_action_narrowing(void **state)
+{
+#define NOCAT(id, det) "title: " id "\nid: " id "\ndetection:\n" det "\n---\n"
+	struct fx *f = fx_new(
+		NOCAT("pinned", "  a:\n    event.action: [file_create, Connect]\n  n:\n    process.name: x\n"
+				"  condition: a and n")
+		NOCAT("prefix", "  a:\n    event.action|startswith: file_\n  n:\n    process.name: x\n"
+				"  condition: a and n")
+		NOCAT("negated", "  a:\n    event.action: file_create\n  n:\n    process.name: x\n"
+				 "  condition: n and not a")
+		NOCAT("wild", "  a:\n    event.action: file_d*\n  condition: a")
+		NOCAT("either", "  a:\n    event.action: exec\n  n:\n    process.name: x\n  condition: a or n")
+		NOCAT("alts", "  a:\n    - event.action: exec\n    - process.name: y\n  condition: a")
+		NOCAT("oneof", "  a1:\n    event.action: fork\n  a2:\n    event.action: exit\n  condition: 1 of a*")
+		NOCAT("allof", "  a1:\n    event.action: [fork, exit]\n  a2:\n    event.action: exit\n"
+			       "  condition: all of a*")
+		NOCAT("unknown", "  a:\n    event.action: [nope, ptrace]\n  condition: a"));
+#undef NOCAT
+	assert_string_equal(run(f, "{\"event\":{\"action\":\"file_create\"},\"process\":{\"name\":\"x\"}}"),
+			    "pinned prefix either");
+	assert_string_equal(run(f, "{\"event\":{\"action\":\"connect\"},\"process\":{\"name\":\"x\"}}"),
+			    "pinned negated either");
+	assert_string_equal(run(f, "{\"event\":{\"action\":\"exec\"},\"process\":{\"name\":\"x\"}}"),
+			    "negated either alts");
+	assert_string_equal(run(f, "{\"event\":{\"action\":\"file_rename\"},\"process\":{\"name\":\"x\"}}"),
+			    "prefix negated either");
+	assert_string_equal(run(f, "{\"event\":{\"action\":\"file_delete\"},\"process\":{\"name\":\"z\"}}"), "wild");
+	assert_string_equal(run(f, "{\"event\":{\"action\":\"ptrace\"},\"process\":{\"name\":\"y\"}}"),
+			    "alts unknown");
+	assert_string_equal(run(f, "{\"event\":{\"action\":\"fork\"}}"), "oneof");
+	assert_string_equal(run(f, "{\"event\":{\"action\":\"exit\"}}"), "oneof allof");
+	assert_string_equal(run(f, "{\"event\":{\"action\":\"nope\"}}"), "unknown");
+	fx_free(f);
+}
+
 static void test_differential(void **state)
 {
 	struct strbuf y;
@@ -837,6 +875,7 @@ int main(void)
 		cmocka_unit_test(test_many_rules),	 cmocka_unit_test(test_build_errors),
 		cmocka_unit_test(test_differential),	 cmocka_unit_test(test_category_excludes),
 		cmocka_unit_test(test_scan_memo),	 cmocka_unit_test(test_lazy_fields),
+		cmocka_unit_test(test_action_narrowing),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
