@@ -284,6 +284,27 @@ static __always_inline struct task_struct *vg_task(void)
 	return VG_UNTRUSTED(bpf_get_current_task_btf());
 }
 
+/* True when the current thread ptrace-traces a thread of process tgid:
+ * a tracer reading its tracee (strace, gdb) already had to attach, which
+ * is recorded. Walks current->ptraced, at most 16 tracees. */
+static __always_inline bool vg_traces(__u32 tgid)
+{
+	struct task_struct *cur = bpf_get_current_task_btf();
+	__u64 head = (__u64)(void *)cur + bpf_core_field_offset(struct task_struct, ptraced);
+	__u64 entry_off = bpf_core_field_offset(struct task_struct, ptrace_entry);
+	__u64 pos = 0;
+	bpf_core_read(&pos, sizeof(pos), &cur->ptraced.next);
+	for (int i = 0; i < 16 && pos && pos != head; i++) {
+		struct task_struct *t = (struct task_struct *)(pos - entry_off);
+		__u32 tg = 0;
+		bpf_core_read(&tg, sizeof(tg), &t->tgid);
+		if (tg == tgid)
+			return true;
+		bpf_core_read(&pos, sizeof(pos), &((struct list_head *)pos)->next);
+	}
+	return false;
+}
+
 static __always_inline __u32 vg_pid_nr(struct pid *pid)
 {
 	return BPF_CORE_READ(pid, numbers[0].nr);

@@ -81,6 +81,7 @@
 	X(vg_capset_exit, capset, 126, VG_HOOK_CREDS)           \
 	X(vg_mount_exit, mount, 165, VG_HOOK_MOUNT)             \
 	X(vg_umount_exit, umount, 166, VG_HOOK_MOUNT)           \
+	X(vg_vm_readv_exit, process_vm_readv, 310, VG_HOOK_PTRACE) \
 	X(vg_vm_writev_exit, process_vm_writev, 311, VG_HOOK_PTRACE) \
 	X(vg_bpf_exit, bpf, 321, VG_HOOK_BPF)                   \
 	X(vg_move_mount_exit, move_mount, 429, VG_HOOK_MOUNT)

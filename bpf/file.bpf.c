@@ -214,6 +214,30 @@ static __always_inline bool name_watched(struct file *f)
 	return bpf_map_lookup_elem(&vg_watch_name, &k) != 0;
 }
 
+/* /proc/PID/mem of another process opened for reading: its memory, as
+ * credential dumpers read sshd's or a keyring's (T1003.007); not its own,
+ * nor a tracee's (a debugger's). Only proc files named "mem" get past the
+ * first test, so other opens pay one load and a compare. */
+#define PROC_SUPER_MAGIC 0x9fa0
+static __always_inline bool foreign_proc_mem(struct file *f, struct inode *ino)
+{
+	if (ino->i_sb->s_magic != PROC_SUPER_MAGIC)
+		return false;
+	struct qstr q = f->f_path.dentry->d_name;
+	if (q.len != 3)
+		return false;
+	char nm[4] = {};
+	bpf_probe_read_kernel(nm, 3, q.name);
+	if (nm[0] != 'm' || nm[1] != 'e' || nm[2] != 'm')
+		return false;
+	/* the process the file belongs to (struct proc_inode around the inode) */
+	struct proc_inode *pi = (void *)ino - bpf_core_field_offset(struct proc_inode, vfs_inode);
+	struct pid *target = BPF_CORE_READ(pi, pid);
+	if (!target || target == vg_task()->group_leader->thread_pid)
+		return false;
+	return !vg_traces(vg_pid_nr(target));
+}
+
 static __always_inline int open_exit(long ret, int sc)
 {
 	if (ret < 0)
@@ -231,6 +255,8 @@ static __always_inline int open_exit(long ret, int sc)
 		__u64 *bits = bpf_map_lookup_elem(&vg_sensitive_bloom, &w);
 		if (bits && (*bits & VG_SENS_BIT(h)))
 			sensitive = bpf_map_lookup_elem(&vg_sensitive, &k) != 0;
+		else
+			sensitive = foreign_proc_mem(f, ino);
 	}
 	/* the common case ends here: a read of an ordinary file */
 	if (!(fmode & (FMODE_WRITE | FMODE_CREATED)) && !sensitive)

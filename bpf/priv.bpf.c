@@ -231,6 +231,33 @@ VG_SYS_EXIT(vg_vm_writev_exit)
 	return 0;
 }
 
+/* process_vm_readv(pid, ...): another process's memory read directly,
+ * as credential dumpers read sshd's (T1003.007); request
+ * VG_PTRACE_VM_READV, ret the bytes read. A process reading itself (some
+ * runtimes probe their own memory this way) or its tracee (strace reads
+ * the strings of the calls it prints) is not recorded. */
+VG_SYS_EXIT(vg_vm_readv_exit)
+{
+	struct pt_regs *regs = (struct pt_regs *)bpf_task_pt_regs(bpf_get_current_task_btf());
+	__u32 target = (__u32)PT_REGS_PARM1_CORE_SYSCALL(regs);
+	struct task_struct *t = vg_task();
+	/* the pid argument is in the caller's pid namespace */
+	if (target == (__u32)t->tgid || target == (__u32)t->group_leader->thread_pid->numbers[0].nr ||
+	    vg_traces(target))
+		return 0;
+	if (vg_skip(VG_HOOK_PTRACE))
+		return 0;
+	struct vg_scratch *s = vg_buf();
+	if (!s)
+		return 0;
+	struct vg_ptrace *e = VG_REC(s, struct vg_ptrace, VG_EV_PTRACE, VG_HOOK_PTRACE);
+	e->h.ret = ret;
+	e->request = VG_PTRACE_VM_READV;
+	e->target_pid = target;
+	vg_emit(s, sizeof(*e), VG_HOOK_PTRACE);
+	return 0;
+}
+
 /* -------------------------------------------------------------- modules */
 
 enum mod_sc { MOD_INIT = 0, MOD_FINIT = 1, MOD_DELETE = 2 };

@@ -351,8 +351,9 @@ struct vg_creds {
 	__u64 old_cap_prm, new_cap_prm;
 };
 
-/* vg_ptrace.request of a process_vm_writev call: outside ptrace's numbers */
+/* vg_ptrace.request of process_vm_writev/readv calls: outside ptrace's numbers */
 #define VG_PTRACE_VM_WRITEV 0x10000
+#define VG_PTRACE_VM_READV 0x10001
 struct vg_ptrace {
 	struct vg_hdr h;
 	__s64 request;

@@ -1045,6 +1045,7 @@ static const char *ptrace_req(int64_t r)
 	case 0x4206: return "PTRACE_SEIZE";
 	case 0x4207: return "PTRACE_INTERRUPT";
 	case VG_PTRACE_VM_WRITEV: return "process_vm_writev";
+	case VG_PTRACE_VM_READV: return "process_vm_readv";
 	default: return "other";
 	}
 }

@@ -139,10 +139,10 @@ def test_ptrace_attach(vigild):
     assert chatter == []
 
 
-def test_process_vm_writev(vigild):
-    """Writing another process's memory with process_vm_writev is recorded as
-    a ptrace event (request_name process_vm_writev, ret the bytes written),
-    the failed attempt on a missing pid too; process_vm_readv is not."""
+def test_process_vm_writev_and_readv(vigild):
+    """Writing or reading another process's memory with process_vm_writev or
+    process_vm_readv is recorded as a ptrace event (request_name, ret the
+    bytes moved), the failed attempt on a missing pid too."""
     victim = subprocess.Popen(["sleep", "30"])
     gone = subprocess.Popen(["true"])
     gone.wait()
@@ -151,17 +151,55 @@ def test_process_vm_writev(vigild):
                            capture_output=True, text=True, timeout=30)
         out = json.loads(r.stdout)
         assert out["read"] == 8 and out["written"] == 8 and out["bad"] == -1, out
-        evs = [vigild.wait_for(lambda e, t=t: action("ptrace")(e) and _is(out["pid"])(e)
-                               and get(e, "vigil.target.pid") == t, what=f"process_vm_writev to {t}")
-               for t in (victim.pid, gone.pid)]
-        ok, bad = evs
-        assert get(ok, "vigil.ptrace.request_name") == "process_vm_writev"
+
+        def call(name, t):
+            return vigild.wait_for(lambda e: action("ptrace")(e) and _is(out["pid"])(e)
+                                   and get(e, "vigil.ptrace.request_name") == name
+                                   and get(e, "vigil.target.pid") == t, what=f"{name} to {t}")
+        ok, bad, rd = call("process_vm_writev", victim.pid), call("process_vm_writev", gone.pid), \
+            call("process_vm_readv", victim.pid)
         assert get(ok, "vigil.ptrace.request") == 0x10000
         assert get(ok, "vigil.ret") == 8 and ok["event"]["outcome"] == "success"
         assert get(ok, "vigil.target.executable") in ("/usr/bin/sleep", "/bin/sleep")
         assert bad["event"]["outcome"] == "failure"
+        assert get(rd, "vigil.ptrace.request") == 0x10001 and get(rd, "vigil.ret") == 8
         vigild.barrier()
-        assert len(vigild.find_all(lambda e: action("ptrace")(e) and _is(out["pid"])(e))) == 2
+        assert len(vigild.find_all(lambda e: action("ptrace")(e) and _is(out["pid"])(e))) == 3
+    finally:
+        victim.kill()
+        victim.wait()
+
+
+PROC_MEM_READ = r"""
+import json, os, sys
+pid = int(sys.argv[1])
+with open("/proc/%d/maps" % pid) as f:
+    addr = next(int(l.split("-")[0], 16) for l in f if "[stack]" in l)
+# its own memory first (runtimes do this): not recorded
+with open("/proc/self/mem", "rb") as m:
+    pass
+with open("/proc/%d/mem" % pid, "rb") as m:
+    m.seek(addr)
+    n = len(m.read(8))
+print(json.dumps({"pid": os.getpid(), "read": n}))
+"""
+
+
+def test_proc_mem_read_of_another_process(vigild):
+    """Opening /proc/PID/mem of another process for reading (credential
+    dumpers read sshd's this way) is a sensitive read; /proc/self/mem is not."""
+    victim = subprocess.Popen(["sleep", "30"])
+    try:
+        r = subprocess.run([sys.executable, "-c", PROC_MEM_READ, str(victim.pid)],
+                           capture_output=True, text=True, timeout=30)
+        out = json.loads(r.stdout)
+        assert out["read"] == 8, out
+        path = f"/proc/{victim.pid}/mem"
+        vigild.wait_for(lambda e: action("file_read_sensitive")(e) and _is(out["pid"])(e)
+                        and get(e, "file.path") == path, what="read of " + path)
+        vigild.barrier()
+        mine = vigild.find_all(lambda e: action("file_read_sensitive")(e) and _is(out["pid"])(e))
+        assert [get(e, "file.path") for e in mine] == [path]
     finally:
         victim.kill()
         victim.wait()

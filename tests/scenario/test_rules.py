@@ -721,6 +721,9 @@ def test_ptrace_injection(vd, tmp):
         assert rc == 0 and out["written"] == 8, out
         expect(vd, "privilege_escalation/ptrace_injection", pid=pid, sid=pid,
                pred=lambda x: get(x["events"][0], "vigil.ptrace.request_name") == "process_vm_writev")
+        # it read the word first, with process_vm_readv
+        expect(vd, "credential_access/process_memory_read", pid=pid, sid=pid,
+               pred=lambda x: get(x["events"][0], "vigil.ptrace.request_name") == "process_vm_readv")
         # benign: tracing a program with strace (debugger: a weak signal only)
         b1, rc, _ = run(["strace", "-f", "-o", "/dev/null", "/bin/true"])
         assert rc == 0
@@ -732,7 +735,7 @@ def test_ptrace_injection(vd, tmp):
 
 PROC_MEM = r"""
 import json, os, sys
-pid, write = int(sys.argv[1]), sys.argv[2] == "write"
+pid, write = int(sys.argv[1]) or os.getpid(), sys.argv[2] == "write"
 # the first word of the target's stack: read it, and (write) put it back
 with open("/proc/%d/maps" % pid) as f:
     addr = next(int(l.split("-")[0], 16) for l in f if "[stack]" in l)
@@ -752,8 +755,13 @@ def test_proc_mem_injection(vd, tmp):
         mem = "/proc/%d/mem" % victim.pid
         expect(vd, "privilege_escalation/proc_mem_write", pid=pid, sid=pid,
                pred=lambda a: get(a["events"][0], "file.path") == mem)
-        # benign: reading another process's memory (ps, debuggers' reads)
-        b1, rc, out = run_json([PY, "-c", PROC_MEM, str(victim.pid), "read"])
+        # reading it: credential dumping (T1003.007)
+        pid2, rc, out = run_json([PY, "-c", PROC_MEM, str(victim.pid), "read"])
+        assert rc == 0, out
+        expect(vd, "credential_access/process_memory_read", pid=pid2, sid=pid2,
+               pred=lambda a: get(a["events"][0], "file.path") == mem)
+        # benign: a process reading its own memory (runtimes do)
+        b1, rc, out = run_json([PY, "-c", PROC_MEM, "0", "read"])
         assert rc == 0, out
         assert_quiet(vd, sids=[b1])
         assert victim.poll() is None

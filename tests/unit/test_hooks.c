@@ -155,7 +155,7 @@ static int x86_64_nr(const char *name)
 		NR(bind),      NR(listen),    NR(accept4),	NR(ptrace),    NR(setuid),
 		NR(setgid),    NR(setreuid),  NR(setregid),	NR(setresuid), NR(setresgid),
 		NR(setfsuid),  NR(setfsgid),  NR(capset),	NR(mount),     {"umount", __NR_umount2},
-		NR(process_vm_writev), NR(bpf), NR(move_mount), NR(ioctl),  NR(setxattr),
+		NR(process_vm_writev), NR(process_vm_readv), NR(bpf), NR(move_mount), NR(ioctl),  NR(setxattr),
 		NR(lsetxattr), NR(fsetxattr), NR(removexattr), NR(lremovexattr), NR(fremovexattr),
 		NR(setxattrat), NR(removexattrat),
 	};
