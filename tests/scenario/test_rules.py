@@ -1200,6 +1200,56 @@ def test_discovery_burst(vd):
     assert_quiet(vd, sids=[b1], rel="discovery/discovery_burst")
 
 
+PORT_SCAN = r"""
+import json, os, socket, sys
+host, ports = sys.argv[1], [int(p) for p in sys.argv[2].split(",")]
+opened = 0
+for p in ports:
+    s = socket.socket()
+    s.settimeout(0.5)
+    opened += s.connect_ex((host, p)) == 0
+    s.close()
+print(json.dumps({"pid": os.getpid(), "open": opened}))
+"""
+
+
+def test_port_scan(vd):
+    # a connect scan of 60 closed loopback ports (refused at once)
+    probe = socket.socket()
+    probe.bind(("127.0.0.1", 0))
+    base = probe.getsockname()[1]
+    probe.close()
+    ports = ",".join(str(20000 + (base + i * 7) % 30000) for i in range(60))
+    pid, rc, out = run_json([PY, "-c", PORT_SCAN, "127.0.0.1", ports])
+    assert rc == 0, out
+    a = expect(vd, "discovery/port_scan", pid=pid, sid=pid, timeout=15)
+    # the alert carries the first events (up to 20), all connects to different ports
+    assert all(get(e, "event.action") == "connect" for e in a["events"])
+    assert len({get(e, "destination.port") for e in a["events"]}) == len(a["events"]) >= 10
+    # benign: as many connections, to one listening port (a client pool)
+    srv, port = listener()
+    srv.listen(128)
+    accepted = []
+
+    def accept_all():
+        try:
+            while True:
+                c, _ = srv.accept()
+                accepted.append(c)
+        except OSError:
+            pass
+    t = threading.Thread(target=accept_all, daemon=True)
+    t.start()
+    try:
+        b1, rc, out = run_json([PY, "-c", PORT_SCAN, "127.0.0.1", ",".join([str(port)] * 60)])
+        assert rc == 0 and out["open"] == 60, out
+    finally:
+        srv.close()
+        for c in accepted:
+            c.close()
+    assert_quiet(vd, pids=[b1], sids=[b1])
+
+
 # ---------------------------------------------------------------- impact
 
 def test_cryptominer(vd, tmp):
